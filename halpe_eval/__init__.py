@@ -1,0 +1,21 @@
+"""halpe-eval: exact, fast COCO-style OKS AP/AR per part for whole-body pose (Halpe-136 and friends)."""
+from .errors import InputError
+from .evaluate import EvalResult, PartResult, evaluate
+from .load import GroundTruth, Predictions, load_ground_truth, load_predictions
+from .protocol import Protocol, builtin_names, load_protocol
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "EvalResult",
+    "GroundTruth",
+    "InputError",
+    "PartResult",
+    "Predictions",
+    "Protocol",
+    "builtin_names",
+    "evaluate",
+    "load_ground_truth",
+    "load_predictions",
+    "load_protocol",
+]

@@ -1,0 +1,181 @@
+"""The pipeline: load -> OKS -> match -> accumulate, per part, with no hidden state."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Dict, Optional, Tuple, Union
+
+import numpy as np
+
+from .accumulate import AREA_RANGES, IOU_THRESHOLDS, RECALL_THRESHOLDS, STAT_NAMES, precision_recall, summarize
+from .errors import InputError
+from .load import GroundTruth, Predictions, load_ground_truth, load_predictions
+from .match import select_candidates, greedy_match
+from .oks import pair_oks
+from .protocol import Protocol, builtin_names, load_protocol
+
+
+@dataclass(frozen=True)
+class PartResult:
+    """Statistics and PR arrays of one part.
+
+    ``precision`` and ``scores`` are (T, R, K, A), ``recall`` is (T, K, A): OKS
+    thresholds x recall thresholds x categories x area ranges (all, medium,
+    large), -1 where undefined, as in cocoeval's ``eval`` dict (without its M axis).
+    """
+
+    name: str
+    stats: Dict[str, Optional[float]]
+    precision: np.ndarray
+    recall: np.ndarray
+    scores: np.ndarray
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    protocol: Protocol
+    parts: Dict[str, PartResult]
+    num_images: int
+    num_gt: int
+    num_predictions: int
+    warnings: Tuple[str, ...] = ()
+    timings: Dict[str, float] = field(default_factory=dict)
+
+    def stats(self) -> Dict[str, Dict[str, Optional[float]]]:
+        return {name: dict(part.stats) for name, part in self.parts.items()}
+
+    def to_dict(self) -> dict:
+        """The JSON document of ``--format json``: fractions, ``None`` where undefined."""
+        return {
+            "protocol": self.protocol.name,
+            "parts": self.stats(),
+            "counts": {
+                "images": self.num_images,
+                "gt_people": self.num_gt,
+                "predictions": self.num_predictions,
+            },
+            "warnings": list(self.warnings),
+        }
+
+
+GroundTruthLike = Union[GroundTruth, dict, str]
+PredictionsLike = Union[Predictions, list, str]
+
+
+def detect_protocol(num_keypoints: int) -> Protocol:
+    """The built-in protocol whose skeleton has ``num_keypoints`` keypoints."""
+    for name in builtin_names():
+        protocol = load_protocol(name)
+        if protocol.num_keypoints == num_keypoints:
+            return protocol
+    raise InputError(
+        f"no built-in protocol has {num_keypoints} keypoints; choose one with --protocol "
+        f"({', '.join(builtin_names())}) or give a protocol file"
+    )
+
+
+def evaluate(
+    gt: GroundTruthLike,
+    preds: PredictionsLike,
+    protocol: Union[Protocol, str, None] = None,
+    *,
+    split_hands: bool = False,
+) -> EvalResult:
+    """Score ``preds`` against ``gt`` per part of ``protocol`` (detected from the GT when None).
+
+    ``gt`` is a path, a parsed COCO dict or a GroundTruth; ``preds`` a path, a
+    parsed results list or a Predictions.
+    """
+    timings: Dict[str, float] = {}
+    tic = time.perf_counter()
+    proto = load_protocol(protocol) if protocol is not None else None
+    if not isinstance(gt, GroundTruth):
+        gt = load_ground_truth(gt, num_keypoints=proto.num_keypoints if proto else None)
+    if proto is None:
+        proto = detect_protocol(gt.num_keypoint_types)
+    if gt.num_keypoint_types != proto.num_keypoints and len(gt.ann_ids):
+        raise InputError(
+            f"{gt.source}: annotations have {gt.num_keypoint_types} keypoints, "
+            f"protocol {proto.name} expects {proto.num_keypoints}"
+        )
+    timings["load_gt"] = time.perf_counter() - tic
+    tic = time.perf_counter()
+    if not isinstance(preds, Predictions):
+        preds = load_predictions(preds, gt, proto)
+    timings["load_predictions"] = time.perf_counter() - tic
+
+    parts = {}
+    for name in proto.part_names(split_hands):
+        parts[name] = _evaluate_part(gt, preds, proto, name, timings)
+    return EvalResult(
+        protocol=proto,
+        parts=parts,
+        num_images=len(gt.image_ids),
+        num_gt=len(gt.ann_ids),
+        num_predictions=len(preds),
+        warnings=gt.warnings + preds.warnings,
+        timings=timings,
+    )
+
+
+def _evaluate_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: str, timings) -> PartResult:
+    tic = time.perf_counter()
+    idx = np.asarray(proto.part_indices(part))
+    n_images = len(gt.image_ids)
+    dt_group = preds.category_index * n_images + preds.image_index
+    gt_group = gt.category_index * n_images + gt.image_index
+
+    if proto.drop_zero_score == "skeleton":
+        keep = (preds.keypoints[:, :, 2] > 0).any(axis=1)
+    elif proto.drop_zero_score == "part":
+        keep = (preds.keypoints[:, idx, 2] > 0).any(axis=1)
+    else:
+        keep = np.ones(len(preds), dtype=bool)
+    score = preds.score
+    if part in preds.part_scores:
+        part_score = preds.part_scores[part]
+        score = np.where(np.isnan(part_score), score, part_score)
+
+    cand = select_candidates(dt_group, score, keep, proto.max_detections, gt_group)
+    oks = pair_oks(
+        preds.keypoints, gt.keypoints, gt.area, gt.bbox,
+        cand.dt[cand.pair_dt], cand.pair_gt, idx, np.asarray(proto.sigmas), proto.coordinate_dtype,
+    )
+    timings["oks"] = timings.get("oks", 0.0) + time.perf_counter() - tic
+    tic = time.perf_counter()
+
+    if proto.no_keypoints_rule == "num_keypoints":
+        no_keypoints = gt.num_keypoints == 0
+    else:
+        no_keypoints = ~(gt.keypoints[:, idx, 2] > 0).any(axis=1)
+    base_ignored = gt.ignore | no_keypoints | (gt.iscrowd & proto.crowd_ignored)
+    ranges = np.array(list(AREA_RANGES.values()))
+    gt_out = (gt.area[None, :] < ranges[:, :1]) | (gt.area[None, :] > ranges[:, 1:])
+    dt_area = preds.area[cand.dt]
+    dt_out = (dt_area[None, :] < ranges[:, :1]) | (dt_area[None, :] > ranges[:, 1:])
+    gt_ignored = base_ignored[None, :] | gt_out  # (A, G)
+
+    matched = greedy_match(cand, oks, gt_ignored, gt.iscrowd, IOU_THRESHOLDS)
+    true_pos = matched >= 0
+    area_axis = np.arange(len(ranges))[:, None, None]
+    dt_ignored = np.where(true_pos, gt_ignored[area_axis, np.maximum(matched, 0)], dt_out[:, None, :])
+    timings["match"] = timings.get("match", 0.0) + time.perf_counter() - tic
+    tic = time.perf_counter()
+
+    n_cat = len(gt.category_ids)
+    shape = (len(IOU_THRESHOLDS), len(RECALL_THRESHOLDS), n_cat, len(ranges))
+    precision, scores = -np.ones(shape), -np.ones(shape)
+    recall = -np.ones((len(IOU_THRESHOLDS), n_cat, len(ranges)))
+    cand_cat = preds.category_index[cand.dt]
+    for k in range(n_cat):
+        sel = np.flatnonzero(cand_cat == k)
+        n_positive = (~gt_ignored[:, gt.category_index == k]).sum(axis=1)
+        # Candidates are grouped by image id then rank, so their position breaks score ties.
+        precision[:, :, k], recall[:, k], scores[:, :, k] = precision_recall(
+            score[cand.dt[sel]], sel, true_pos[:, :, sel], dt_ignored[:, :, sel], n_positive
+        )
+    timings["accumulate"] = timings.get("accumulate", 0.0) + time.perf_counter() - tic
+    return PartResult(part, summarize(precision, recall), precision, recall, scores)
+
+
+__all__ = ["EvalResult", "PartResult", "evaluate", "detect_protocol", "STAT_NAMES"]

@@ -1,0 +1,107 @@
+"""Stage 3: choose the predictions that are scored and match them greedily to GT.
+
+Conventions of cocoeval.evaluateImg, vectorised over area ranges, OKS
+thresholds and images at once:
+
+- per (image, category) predictions are ranked by score, highest first, ties in
+  file order (stable mergesort), and only the first ``max_detections`` count;
+- in rank order each prediction takes the free GT with the highest OKS >= the
+  threshold, preferring non-ignored GT; among equal OKS the GT listed last in
+  the file wins (the oracle's ``<`` comparison); a crowd GT stays free after a
+  match, any other GT is taken;
+- a prediction matched to an ignored GT is ignored.
+
+Matches are kept as GT indices, so an annotation with id 0 is matched like any
+other (pycocotools and halpecocotools store ids and read 0 as "unmatched").
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Predictions scored in one part and their (prediction, GT) pairs."""
+
+    dt: np.ndarray  # (N,) indices into Predictions, grouped by (category, image), best first
+    rank: np.ndarray  # (N,) rank within its (category, image)
+    pair_dt: np.ndarray  # (P,) index into ``dt``
+    pair_gt: np.ndarray  # (P,) index into GroundTruth, file order within each prediction
+
+
+def select_candidates(
+    dt_group: np.ndarray,
+    dt_score: np.ndarray,
+    keep: np.ndarray,
+    max_detections: int,
+    gt_group: np.ndarray,
+) -> Candidates:
+    """Top-``max_detections`` predictions per group and every pair with a GT of the same group.
+
+    ``dt_group`` / ``gt_group`` number the (category, image) of each prediction / GT.
+    """
+    idx = np.flatnonzero(keep)
+    order = np.lexsort((idx, -dt_score[idx], dt_group[idx]))  # group, score desc, file order
+    idx = idx[order]
+    groups = dt_group[idx]
+    first = np.r_[True, groups[1:] != groups[:-1]] if len(idx) else np.zeros(0, bool)
+    start_of_run = np.maximum.accumulate(np.where(first, np.arange(len(idx)), 0))
+    rank = np.arange(len(idx)) - start_of_run
+    top = rank < max_detections
+    idx, rank, groups = idx[top], rank[top], groups[top]
+
+    gt_order = np.argsort(gt_group, kind="stable")
+    sorted_groups = gt_group[gt_order]
+    lo = np.searchsorted(sorted_groups, groups, side="left")
+    hi = np.searchsorted(sorted_groups, groups, side="right")
+    counts = hi - lo
+    pair_dt = np.repeat(np.arange(len(idx)), counts)
+    within = np.arange(len(pair_dt)) - np.repeat(np.cumsum(counts) - counts, counts)
+    pair_gt = gt_order[np.repeat(lo, counts) + within]
+    return Candidates(dt=idx, rank=rank, pair_dt=pair_dt, pair_gt=pair_gt)
+
+
+def greedy_match(
+    cand: Candidates,
+    oks: np.ndarray,
+    gt_ignored: np.ndarray,
+    gt_crowd: np.ndarray,
+    thresholds: np.ndarray,
+) -> np.ndarray:
+    """Matched GT index (or -1) per (area range, threshold, candidate): shape (A, T, N).
+
+    ``gt_ignored`` is (A, G): a GT's ignore flag in each area range.
+    """
+    n_area, n_gt = gt_ignored.shape
+    n_thr = len(thresholds)
+    matched = np.full((n_area, n_thr, len(cand.dt)), -1, dtype=np.int64)
+    taken = np.zeros((n_area, n_thr, n_gt), dtype=bool)
+    if len(cand.pair_dt) == 0:
+        return matched
+    pair_rank = cand.rank[cand.pair_dt]
+    by_rank = np.argsort(pair_rank, kind="stable")  # keeps pairs grouped by prediction, GT in file order
+    bounds = np.searchsorted(pair_rank[by_rank], np.arange(pair_rank.max() + 2))
+    thr = thresholds[None, :, None]
+    for r in range(len(bounds) - 1):
+        sl = by_rank[bounds[r] : bounds[r + 1]]
+        pd, pg, po = cand.pair_dt[sl], cand.pair_gt[sl], oks[sl]
+        seg_start = np.flatnonzero(np.r_[True, pd[1:] != pd[:-1]])
+        seg_of_pair = np.cumsum(np.r_[True, pd[1:] != pd[:-1]]) - 1
+        free = ~(taken[:, :, pg] & ~gt_crowd[pg])  # (A, T, P)
+        eligible = free & (po[None, None, :] >= thr)
+        ignored = gt_ignored[:, None, pg]
+        best = np.full((n_area, n_thr, len(seg_start)), -1, dtype=np.int64)
+        for want_ignored in (False, True):  # a non-ignored GT always beats an ignored one
+            cand_mask = eligible & (ignored == want_ignored)
+            value = np.where(cand_mask, po, -1.0)
+            seg_max = np.maximum.reduceat(value, seg_start, axis=2)
+            hit = cand_mask & (value == seg_max[:, :, seg_of_pair])
+            last = np.maximum.reduceat(np.where(hit, np.arange(len(pd)), -1), seg_start, axis=2)
+            best = np.where(best >= 0, best, last)
+        a, t, s = np.nonzero(best >= 0)
+        p = best[a, t, s]
+        matched[a, t, pd[seg_start[s]]] = pg[p]
+        taken[a, t, pg[p]] = True
+    return matched

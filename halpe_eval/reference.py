@@ -1,0 +1,150 @@
+"""The oracle room: everything that touches halpecocotools lives here.
+
+halpecocotools 0.0.1 does not run on a modern stack as published; three shims,
+applied only while it runs, make it work unchanged:
+
+- ``np.float`` (removed in numpy 1.24) is restored for the duration of the call;
+- ``from tkinter import _flatten`` inside ``computeOks`` gets a stub module when
+  this Python has no tkinter (the name is imported and never used);
+- ``import matplotlib.pyplot`` at the top of ``coco.py`` (used only to draw)
+  gets stub modules when matplotlib is not installed;
+- ``loadRes`` tests ``type(x) == unicode``, a NameError on Python 3 for a list,
+  so the module gets ``unicode = str``;
+- its progress printing goes to a captured buffer, not our stdout.
+
+``run_halpecocotools`` is the raw oracle, bugs included.  ``evaluate_reference``
+feeds it inputs transformed so that its documented bugs cannot bite (crowd GT
+marked ``ignore`` when the protocol ignores crowds, annotation ids renumbered
+from 1) and returns an :class:`EvalResult` like the native engine's.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import importlib
+import io
+import sys
+import time
+import types
+from typing import Dict, Tuple
+
+import numpy as np
+
+from .accumulate import STAT_NAMES
+from .errors import InputError
+from .evaluate import EvalResult, PartResult
+from .load import load_ground_truth, load_predictions, read_json
+from .protocol import Protocol, load_protocol
+
+# halpecocotools' part names -> ours.
+PART_NAMES = {"body": "body", "foot": "foot", "face": "face", "hand": "hands", "fullbody": "wholebody"}
+
+
+# Modules the oracle imports but never uses for scoring, and the names it takes from them.
+_STUBS = {
+    "tkinter": ("_flatten",),
+    "matplotlib": (),
+    "matplotlib.pyplot": (),
+    "matplotlib.collections": ("PatchCollection",),
+    "matplotlib.patches": ("Polygon",),
+}
+
+
+@contextlib.contextmanager
+def _shims():
+    added_float = not hasattr(np, "float")
+    if added_float:
+        np.float = float  # type: ignore[attr-defined]
+    stubbed = []
+    for name, attrs in _STUBS.items():
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            stub = types.ModuleType(name)
+            for attr in attrs:
+                setattr(stub, attr, None)
+            sys.modules[name] = stub
+            stubbed.append(name)
+    if "matplotlib" in stubbed:
+        sys.modules["matplotlib"].pyplot = sys.modules["matplotlib.pyplot"]  # type: ignore[attr-defined]
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        if added_float:
+            del np.float  # type: ignore[attr-defined]
+        for name in stubbed:
+            del sys.modules[name]
+
+
+def run_halpecocotools(gt: dict, preds: list) -> Dict[str, Tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """halpecocotools as published: part -> (precision, recall, stats), its part names.
+
+    ``precision`` is (T, R, K, A), ``recall`` (T, K, A), ``stats`` its ten summary values.
+    """
+    with _shims():
+        try:
+            from halpecocotools import coco as hcoco
+            from halpecocotools.cocoeval import COCOeval
+        except ImportError as exc:
+            raise InputError(
+                f"--backend reference needs halpecocotools and pycocotools ({exc}); "
+                "pip install halpecocotools pycocotools"
+            ) from None
+        hcoco.unicode = str
+        coco_gt = hcoco.COCO()
+        coco_gt.dataset = copy.deepcopy(gt)
+        coco_gt.createIndex()
+        coco_dt = coco_gt.loadRes(copy.deepcopy(preds))
+        ev = COCOeval(coco_gt, coco_dt, "keypoints")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    out = {}
+    for entry in ev.stats:
+        (part, stats), = entry.items()
+        e = ev.eval[part]
+        out[part] = (e["precision"][..., 0], e["recall"][..., 0], np.asarray(stats))
+    return out
+
+
+def evaluate_reference(gt_source, preds_source, protocol="halpe136") -> EvalResult:
+    """Score with halpecocotools, its documented bugs neutralised by input transforms."""
+    proto: Protocol = load_protocol(protocol)
+    if proto.reference != "halpecocotools":
+        raise InputError(f"--backend reference supports halpecocotools protocols, not {proto.name}")
+    tic = time.perf_counter()
+    gt = gt_source if isinstance(gt_source, dict) else read_json(gt_source)[0]
+    preds = preds_source if isinstance(preds_source, list) else read_json(preds_source)[0]
+    # Same validation and warnings as the native backend, before the oracle sees anything.
+    checked_gt = load_ground_truth(gt, num_keypoints=proto.num_keypoints)
+    checked = load_predictions(preds, checked_gt, proto)
+    if not preds:
+        raise InputError("halpecocotools cannot evaluate an empty prediction list; use --backend native")
+    gt = prepare_gt(gt, proto)
+    raw = run_halpecocotools(gt, preds)
+    parts = {}
+    for theirs, ours in PART_NAMES.items():
+        precision, recall, values = raw[theirs]
+        stats = {name: None if v == -1 else float(v) for name, v in zip(STAT_NAMES, values)}
+        parts[ours] = PartResult(ours, stats, precision, recall, -np.ones_like(precision))
+    return EvalResult(
+        protocol=proto,
+        parts=parts,
+        num_images=len(checked_gt.image_ids),
+        num_gt=len(checked_gt.ann_ids),
+        num_predictions=len(checked),
+        warnings=checked_gt.warnings + checked.warnings,
+        timings={"reference": time.perf_counter() - tic},
+    )
+
+
+def prepare_gt(gt: dict, proto: Protocol) -> dict:
+    """GT with ids renumbered from 1 and, if the protocol ignores crowds, crowd GT marked ``ignore``."""
+    anns = []
+    for new_id, ann in enumerate(gt["annotations"], start=1):
+        ann = dict(ann, id=new_id)
+        if proto.crowd_ignored and ann.get("iscrowd"):
+            ann["ignore"] = 1
+        anns.append(ann)
+    return dict(gt, annotations=anns)
