@@ -107,9 +107,9 @@ def read_json(path) -> Tuple[Any, str]:
 # ---------------------------------------------------------------- ground truth
 
 
-def load_ground_truth(source, num_keypoints: Optional[int] = None) -> GroundTruth:
-    """A :class:`GroundTruth` from a path or an already parsed COCO dict."""
-    data, name = _data_and_name(source, "ground truth")
+def load_ground_truth(source, num_keypoints: Optional[int] = None, name: Optional[str] = None) -> GroundTruth:
+    """A :class:`GroundTruth` from a path or an already parsed COCO dict (``name`` labels messages)."""
+    data, name = _data_and_name(source, name or "<ground truth>")
     if not isinstance(data, dict):
         raise InputError(f"{name}: top level is a JSON {_kind(data)}, expected a COCO annotation object")
     for key in ("images", "annotations", "categories"):
@@ -227,9 +227,9 @@ def load_ground_truth(source, num_keypoints: Optional[int] = None) -> GroundTrut
 # ---------------------------------------------------------------- predictions
 
 
-def load_predictions(source, gt: GroundTruth, protocol: Protocol) -> Predictions:
+def load_predictions(source, gt: GroundTruth, protocol: Protocol, name: Optional[str] = None) -> Predictions:
     """A :class:`Predictions` from a path or a parsed COCO results list, checked against ``gt``."""
-    data, name = _data_and_name(source, "predictions")
+    data, name = _data_and_name(source, name or "<predictions>")
     if not isinstance(data, list):
         raise InputError(f"{name}: top level is a JSON {_kind(data)}, expected a list of results")
     k = protocol.num_keypoints
@@ -344,10 +344,10 @@ def _number_column(data: list, key: str, name: str, required: bool = True) -> np
 # ---------------------------------------------------------------- helpers
 
 
-def _data_and_name(source, what: str):
+def _data_and_name(source, name: str):
     if isinstance(source, (str, Path)):
         return read_json(source)
-    return source, f"<{what}>"
+    return source, name
 
 
 def _to_array(rows: Sequence, shape: Tuple[int, ...], name: str, what: str) -> np.ndarray:

@@ -114,11 +114,11 @@ def evaluate_reference(gt_source, preds_source, protocol="halpe136") -> EvalResu
     if proto.reference != "halpecocotools":
         raise InputError(f"--backend reference supports halpecocotools protocols, not {proto.name}")
     tic = time.perf_counter()
-    gt = gt_source if isinstance(gt_source, dict) else read_json(gt_source)[0]
-    preds = preds_source if isinstance(preds_source, list) else read_json(preds_source)[0]
+    gt, gt_name = (gt_source, None) if isinstance(gt_source, dict) else read_json(gt_source)
+    preds, preds_name = (preds_source, None) if isinstance(preds_source, list) else read_json(preds_source)
     # Same validation and warnings as the native backend, before the oracle sees anything.
-    checked_gt = load_ground_truth(gt, num_keypoints=proto.num_keypoints)
-    checked = load_predictions(preds, checked_gt, proto)
+    checked_gt = load_ground_truth(gt, num_keypoints=proto.num_keypoints, name=gt_name)
+    checked = load_predictions(preds, checked_gt, proto, name=preds_name)
     if not preds:
         raise InputError("halpecocotools cannot evaluate an empty prediction list; use --backend native")
     gt = prepare_gt(gt, proto)

@@ -9,7 +9,7 @@ predictions and no GT, and GT with no predictions.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Tuple
+from typing import Dict, Tuple
 
 import numpy as np
 
@@ -104,8 +104,8 @@ def _person(rng, width, height, k, part_of) -> dict:
     # log-uniform size: areas from ~10^2 (small) past 96^2 (large)
     h = float(np.exp(rng.uniform(np.log(12), np.log(min(height, 600)))))
     w = h * float(rng.uniform(0.3, 0.8))
-    x = float(rng.uniform(-0.1 * w, width - 0.9 * w))
-    y = float(rng.uniform(-0.1 * h, height - 0.9 * h))
+    x = float(rng.uniform(-0.1 * w, max(width - 0.9 * w, 0.0)))
+    y = float(rng.uniform(-0.1 * h, max(height - 0.9 * h, 0.0)))
     kps = np.zeros((k, 3))
     kps[:, 0] = x + rng.uniform(0, w, k)
     kps[:, 1] = y + rng.uniform(0, h, k)
