@@ -33,7 +33,8 @@ def _fail(message: str) -> None:
 @click.argument("preds", metavar="PRED.json")
 @click.option(
     "--protocol", "-p", metavar="NAME|FILE", default=None,
-    help=f"Protocol: {', '.join(builtin_names())}, or a protocol file. Default: detected from the GT.",
+    help=f"Protocol: {', '.join(builtin_names())}, or a protocol file (TOML/JSON, see docs/protocols.md). "
+    "Default: detected from the GT.",
 )
 @click.option(
     "--backend", type=click.Choice(["native", "reference"]), default="native", show_default=True,
@@ -45,9 +46,11 @@ def _fail(message: str) -> None:
 )
 @click.option("--output", "-o", metavar="FILE", default=None, help="Also write the JSON result to FILE.")
 @click.option("--split-hands", is_flag=True, help="Add left_hand and right_hand rows.")
+@click.option("--sigmas", "sigmas_file", metavar="FILE", default=None,
+              help="JSON list of OKS sigmas replacing the protocol's (one per keypoint).")
 @click.option("--quiet", "-q", is_flag=True, help="No warnings on stderr.")
 @click.version_option(__version__, prog_name="halpe-eval")
-def main(gt, preds, protocol, backend, fmt, output, split_hands, quiet):
+def main(gt, preds, protocol, backend, fmt, output, split_hands, sigmas_file, quiet):
     """Score whole-body keypoint predictions (COCO results) against COCO-format ground truth.
 
     Prints OKS AP/AR per part (body, foot, face, hands, wholebody) with the
@@ -56,13 +59,13 @@ def main(gt, preds, protocol, backend, fmt, output, split_hands, quiet):
     tic = time.perf_counter()
     try:
         if backend == "reference":
-            if split_hands:
-                raise InputError("--split-hands is not available with --backend reference")
             from .reference import evaluate_reference
 
-            result = evaluate_reference(gt, preds, protocol or "halpe136")
+            if sigmas_file:
+                raise InputError("--sigmas is not available with --backend reference")
+            result = evaluate_reference(gt, preds, protocol, split_hands=split_hands)
         else:
-            result = evaluate(gt, preds, protocol, split_hands=split_hands)
+            result = evaluate(gt, preds, protocol, split_hands=split_hands, sigmas=sigmas_file)
     except InputError as exc:
         _fail(str(exc))
     except MemoryError:

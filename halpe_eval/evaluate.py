@@ -2,17 +2,18 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
-from typing import Dict, Optional, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from .accumulate import AREA_RANGES, IOU_THRESHOLDS, RECALL_THRESHOLDS, STAT_NAMES, precision_recall, summarize
 from .errors import InputError
-from .load import GroundTruth, Predictions, load_ground_truth, load_predictions
+from .load import GroundTruth, Predictions, load_ground_truth, load_predictions, read_json
 from .match import select_candidates, greedy_match
 from .oks import pair_oks
-from .protocol import Protocol, builtin_names, load_protocol
+from .protocol import Protocol, load_protocol
 
 
 @dataclass(frozen=True)
@@ -62,51 +63,40 @@ GroundTruthLike = Union[GroundTruth, dict, str]
 PredictionsLike = Union[Predictions, list, str]
 
 
-def detect_protocol(num_keypoints: int) -> Protocol:
-    """The built-in protocol whose skeleton has ``num_keypoints`` keypoints."""
-    for name in builtin_names():
-        protocol = load_protocol(name)
-        if protocol.num_keypoints == num_keypoints:
-            return protocol
-    raise InputError(
-        f"no built-in protocol has {num_keypoints} keypoints; choose one with --protocol "
-        f"({', '.join(builtin_names())}) or give a protocol file"
-    )
-
-
 def evaluate(
     gt: GroundTruthLike,
     preds: PredictionsLike,
     protocol: Union[Protocol, str, None] = None,
     *,
     split_hands: bool = False,
+    sigmas: Union[Sequence[float], str, Path, None] = None,
 ) -> EvalResult:
     """Score ``preds`` against ``gt`` per part of ``protocol`` (detected from the GT when None).
 
     ``gt`` is a path, a parsed COCO dict or a GroundTruth; ``preds`` a path, a
-    parsed results list or a Predictions.
+    parsed results list or a Predictions.  ``sigmas`` (a list, or a JSON file's path)
+    overrides the protocol's table.
     """
     timings: Dict[str, float] = {}
     tic = time.perf_counter()
-    proto = load_protocol(protocol) if protocol is not None else None
     if not isinstance(gt, GroundTruth):
-        gt = load_ground_truth(gt, num_keypoints=proto.num_keypoints if proto else None)
-    if proto is None:
-        proto = detect_protocol(gt.num_keypoint_types)
-    if gt.num_keypoint_types != proto.num_keypoints and len(gt.ann_ids):
-        raise InputError(
-            f"{gt.source}: annotations have {gt.num_keypoint_types} keypoints, "
-            f"protocol {proto.name} expects {proto.num_keypoints}"
-        )
+        gt = load_ground_truth(gt, protocol)
+    elif protocol is not None and load_protocol(protocol).num_keypoints != gt.protocol.num_keypoints:
+        raise InputError(f"{gt.source}: read with protocol {gt.protocol.name}, not {load_protocol(protocol).name}")
+    proto = gt.protocol if protocol is None else load_protocol(protocol)
+    if sigmas is not None:
+        proto = proto.with_sigmas(*(read_json(sigmas) if isinstance(sigmas, (str, Path)) else (sigmas,)))
     timings["load_gt"] = time.perf_counter() - tic
     tic = time.perf_counter()
     if not isinstance(preds, Predictions):
-        preds = load_predictions(preds, gt, proto)
+        preds = load_predictions(preds, gt)
     timings["load_predictions"] = time.perf_counter() - tic
 
-    parts = {}
-    for name in proto.part_names(split_hands):
-        parts[name] = _evaluate_part(gt, preds, proto, name, timings)
+    rows = proto.part_names(split_hands)
+    needed = [p for row in rows for p in proto.mean_parts.get(row, (row,))]
+    scored = {name: _evaluate_part(gt, preds, proto, name, timings) for name in dict.fromkeys(needed)}
+    parts = {row: scored[row] if row in scored else mean_part(row, [scored[p] for p in proto.mean_parts[row]])
+             for row in rows}
     return EvalResult(
         protocol=proto,
         parts=parts,
@@ -120,7 +110,7 @@ def evaluate(
 
 def _evaluate_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: str, timings) -> PartResult:
     tic = time.perf_counter()
-    idx = np.asarray(proto.part_indices(part))
+    idx = np.asarray(proto.parts[part])
     n_images = len(gt.image_ids)
     dt_group = preds.category_index * n_images + preds.image_index
     gt_group = gt.category_index * n_images + gt.image_index
@@ -144,11 +134,10 @@ def _evaluate_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: s
     timings["oks"] = timings.get("oks", 0.0) + time.perf_counter() - tic
     tic = time.perf_counter()
 
-    if proto.no_keypoints_rule == "num_keypoints":
-        no_keypoints = gt.num_keypoints == 0
-    else:
-        no_keypoints = ~(gt.keypoints[:, idx, 2] > 0).any(axis=1)
-    base_ignored = gt.ignore | no_keypoints | (gt.iscrowd & proto.crowd_ignored)
+    no_keypoints = ~(gt.keypoints[:, idx, 2] > 0).any(axis=1)
+    if proto.no_keypoints_rule == "num_keypoints":  # pycocotools reads the field where it is present
+        no_keypoints = np.where(gt.num_keypoints >= 0, gt.num_keypoints == 0, no_keypoints)
+    base_ignored = (gt.ignore & proto.ignore_field) | no_keypoints | (gt.iscrowd & proto.crowd_ignored)
     ranges = np.array(list(AREA_RANGES.values()))
     gt_out = (gt.area[None, :] < ranges[:, :1]) | (gt.area[None, :] > ranges[:, 1:])
     dt_area = preds.area[cand.dt]
@@ -178,4 +167,17 @@ def _evaluate_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: s
     return PartResult(part, summarize(precision, recall), precision, recall, scores)
 
 
-__all__ = ["EvalResult", "PartResult", "evaluate", "detect_protocol", "STAT_NAMES"]
+def mean_part(name: str, components: List[PartResult]) -> PartResult:
+    """Stat-by-stat mean of parts (COCO-WholeBody's hand AP: mean of left and right, jin-s13/COCO-WholeBody#38).
+
+    Undefined when any component is undefined; the PR arrays are the components' stacked on a new first axis.
+    """
+    stats = {}
+    for stat in STAT_NAMES:
+        values = [c.stats[stat] for c in components]
+        stats[stat] = None if any(v is None for v in values) else float(np.mean(values))
+    stack = lambda attr: np.stack([getattr(c, attr) for c in components])  # noqa: E731
+    return PartResult(name, stats, stack("precision"), stack("recall"), stack("scores"))
+
+
+__all__ = ["EvalResult", "PartResult", "evaluate", "mean_part"]

@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .errors import InputError
-from .protocol import Protocol
+from .protocol import Protocol, detect_protocol, load_protocol
 
 try:  # orjson parses 3-4x faster than the standard library; see README "Speed".
     import orjson as _json
@@ -37,6 +37,7 @@ class GroundTruth:
     """COCO keypoint ground truth as arrays; G annotations over I images."""
 
     source: str
+    protocol: Protocol  # the skeleton the keypoints were read with
     image_ids: np.ndarray  # (I,) int64, sorted
     file_names: Tuple[str, ...]  # (I,) images[].file_name, '' when absent
     category_ids: np.ndarray  # (C,) int64, sorted
@@ -107,8 +108,11 @@ def read_json(path) -> Tuple[Any, str]:
 # ---------------------------------------------------------------- ground truth
 
 
-def load_ground_truth(source, num_keypoints: Optional[int] = None, name: Optional[str] = None) -> GroundTruth:
-    """A :class:`GroundTruth` from a path or an already parsed COCO dict (``name`` labels messages)."""
+def load_ground_truth(source, protocol=None, name: Optional[str] = None) -> GroundTruth:
+    """A :class:`GroundTruth` from a path or an already parsed COCO dict (``name`` labels messages).
+
+    ``protocol`` (name, file or Protocol) is detected from the first annotation when None.
+    """
     data, name = _data_and_name(source, name or "<ground truth>")
     if not isinstance(data, dict):
         raise InputError(f"{name}: top level is a JSON {_kind(data)}, expected a COCO annotation object")
@@ -139,6 +143,14 @@ def load_ground_truth(source, num_keypoints: Optional[int] = None, name: Optiona
     category_ids = np.unique(np.asarray(category_ids, dtype=np.int64))
 
     anns = data["annotations"]
+    if protocol is None:
+        first = next((a for a in anns if isinstance(a, dict)), {})
+        try:
+            protocol = detect_protocol(first)
+        except InputError as exc:
+            raise InputError(f"{name}: {exc}") from None
+    protocol = load_protocol(protocol)
+    num_keypoints = protocol.num_keypoints
     warnings: List[str] = []
     rows = []  # (ann_id, image_id, category_id, area, iscrowd, ignore, num_keypoints)
     kps, boxes = [], []
@@ -165,16 +177,9 @@ def load_ground_truth(source, num_keypoints: Optional[int] = None, name: Optiona
             raise InputError(f"{where}: 'bbox' is {_show(bbox)}, expected [x, y, w, h]")
         if not all(np.isfinite(bbox)) or bbox[2] < 0 or bbox[3] < 0:
             raise InputError(f"{where}: 'bbox' {bbox} has a negative or non-finite value")
-        k = ann.get("keypoints")
-        if not isinstance(k, list):
-            raise InputError(f"{where}: 'keypoints' missing or not a list")
-        if num_keypoints is None:
-            num_keypoints = len(k) // 3
-        if len(k) != 3 * num_keypoints or num_keypoints == 0:
-            raise InputError(
-                f"{where}: 'keypoints' has {len(k)} numbers, expected {3 * num_keypoints} "
-                f"({num_keypoints} keypoints x 3)"
-            )
+        k = _keypoints_field(ann, protocol)
+        if not isinstance(k, list) or len(k) != 3 * num_keypoints:
+            raise InputError(f"{where}: 'keypoints' is {_describe(k)}, expected {_expected(protocol)}")
         nk = ann.get("num_keypoints", -1)
         rows.append(
             (ann["id"], ann["image_id"], ann["category_id"], area,
@@ -184,8 +189,6 @@ def load_ground_truth(source, num_keypoints: Optional[int] = None, name: Optiona
         boxes.append(bbox)
     if orphans:
         warnings.append(f"{name}: {orphans} annotation(s) refer to images not in 'images'; they are not scored")
-    if num_keypoints is None:
-        num_keypoints = 0
     ann_ids = np.array([r[0] for r in rows], dtype=np.int64)
     if len(np.unique(ann_ids)) != len(ann_ids):
         raise InputError(f"{name}: annotation id {_first_duplicate(ann_ids.tolist())} appears more than once")
@@ -208,6 +211,7 @@ def load_ground_truth(source, num_keypoints: Optional[int] = None, name: Optiona
         )
     return GroundTruth(
         source=name,
+        protocol=protocol,
         image_ids=image_ids_sorted,
         file_names=file_names,
         category_ids=category_ids,
@@ -227,9 +231,10 @@ def load_ground_truth(source, num_keypoints: Optional[int] = None, name: Optiona
 # ---------------------------------------------------------------- predictions
 
 
-def load_predictions(source, gt: GroundTruth, protocol: Protocol, name: Optional[str] = None) -> Predictions:
+def load_predictions(source, gt: GroundTruth, name: Optional[str] = None) -> Predictions:
     """A :class:`Predictions` from a path or a parsed COCO results list, checked against ``gt``."""
     data, name = _data_and_name(source, name or "<predictions>")
+    protocol = gt.protocol
     if not isinstance(data, list):
         raise InputError(f"{name}: top level is a JSON {_kind(data)}, expected a list of results")
     k = protocol.num_keypoints
@@ -243,13 +248,12 @@ def load_predictions(source, gt: GroundTruth, protocol: Protocol, name: Optional
     category_index = _lookup_ids(data, "category_id", gt.category_ids, name, "'categories'")
     score = _number_column(data, "score", name)
 
-    kps = [item.get("keypoints") for item in data]
+    kps = [_keypoints_field(item, protocol) for item in data]
     for i, kp in enumerate(kps):
         if not isinstance(kp, list) or len(kp) != 3 * k:
-            got = f"{len(kp)} numbers" if isinstance(kp, list) else f"a JSON {_kind(kp)}" if kp is not None else "missing"
             raise InputError(
-                f"{name}: prediction #{i} (image_id {_show(data[i].get('image_id'))}): 'keypoints' is {got}, "
-                f"expected {3 * k} ({k} keypoints x 3)"
+                f"{name}: prediction #{i} (image_id {_show(data[i].get('image_id'))}): 'keypoints' is "
+                f"{_describe(kp)}, expected {_expected(protocol)}"
             )
     keypoints = _to_array(kps, (n, k, 3), name, "prediction")
     del kps
@@ -342,6 +346,33 @@ def _number_column(data: list, key: str, name: str, required: bool = True) -> np
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _keypoints_field(record: dict, protocol: Protocol):
+    """The flat keypoint list of a record; nested per-part fields are concatenated when all are present."""
+    if protocol.nested_fields and all(f in record for f, _ in protocol.nested_fields[1:]):
+        parts = [record.get(f) for f, _ in protocol.nested_fields]
+        if all(isinstance(p, list) and len(p) == 3 * c for p, (_, c) in zip(parts, protocol.nested_fields)):
+            return [v for p in parts for v in p]
+        bad = next(f for p, (f, c) in zip(parts, protocol.nested_fields) if not (isinstance(p, list) and len(p) == 3 * c))
+        return {"nested_field": bad}
+    return record.get("keypoints")
+
+
+def _describe(kp) -> str:
+    if isinstance(kp, dict) and "nested_field" in kp:
+        return f"incomplete: '{kp['nested_field']}' is missing or has the wrong length"
+    if isinstance(kp, list):
+        return f"{len(kp)} numbers"
+    return "missing" if kp is None else f"a JSON {_kind(kp)}"
+
+
+def _expected(protocol: Protocol) -> str:
+    k = protocol.num_keypoints
+    text = f"{3 * k} ({k} keypoints x 3)"
+    if protocol.nested_fields:
+        text += " or the fields " + ", ".join(f"{f} ({3 * c})" for f, c in protocol.nested_fields)
+    return text
 
 
 def _data_and_name(source, name: str):

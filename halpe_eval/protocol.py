@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Optional, Tuple
@@ -30,6 +31,8 @@ class Protocol:
 
     - ``crowd_ignored``: GT with ``iscrowd`` set are ignored (pycocotools,
       xtcocotools); halpecocotools forgets to (its line is commented out).
+    - ``ignore_field``: a GT's own ``ignore`` flag is honoured (halpecocotools);
+      pycocotools and xtcocotools overwrite it with ``iscrowd``.
     - ``drop_zero_score``: a prediction whose keypoint scores are all <= 0 is
       dropped for the whole skeleton (halpecocotools), per part
       (xtcocotools), or never (pycocotools).
@@ -47,11 +50,14 @@ class Protocol:
     name: str
     keypoints: Tuple[str, ...]
     sigmas: Tuple[float, ...]
-    parts: Mapping[str, Tuple[int, ...]]
-    subparts: Mapping[str, Tuple[int, ...]] = field(default_factory=dict)
+    parts: Mapping[str, Tuple[int, ...]]  # every part that can be scored: name -> keypoint indices
+    rows: Tuple[str, ...] = ()  # parts reported by default, in order (default: all parts)
+    mean_parts: Mapping[str, Tuple[str, ...]] = field(default_factory=dict)  # stat-by-stat means of parts
+    nested_fields: Tuple[Tuple[str, int], ...] = ()  # per-part keypoint fields, concatenated in order
     description: str = ""
-    reference: str = ""
+    reference: str = ""  # the official evaluator: halpecocotools, xtcocotools, pycocotools or ""
     crowd_ignored: bool = True
+    ignore_field: bool = False
     drop_zero_score: str = "never"
     part_score_keys: Mapping[str, str] = field(default_factory=dict)
     area_keypoints: Optional[Tuple[int, ...]] = None
@@ -64,29 +70,45 @@ class Protocol:
         return len(self.keypoints)
 
     def part_names(self, split_hands: bool = False) -> Tuple[str, ...]:
-        """Parts in report order; ``split_hands`` inserts the subparts before ``wholebody``."""
-        names = list(self.parts)
-        if split_hands and self.subparts:
+        """Rows in report order; ``split_hands`` adds left_hand and right_hand before ``wholebody``."""
+        names = list(self.rows or self.parts)
+        if split_hands:
+            extra = [h for h in ("left_hand", "right_hand") if h in self.parts and h not in names]
             at = names.index("wholebody") if "wholebody" in names else len(names)
-            names[at:at] = [s for s in self.subparts if s not in self.parts]
+            names[at:at] = extra
         return tuple(names)
 
-    def part_indices(self, part: str) -> Tuple[int, ...]:
-        return self.parts[part] if part in self.parts else self.subparts[part]
-
-    def part_of_keypoint(self) -> Tuple[str, ...]:
-        """For each keypoint, the first part (other than wholebody) that holds it."""
-        owner = ["wholebody"] * self.num_keypoints
-        for name, idx in reversed(list(self.parts.items())):
-            if name == "wholebody":
-                continue
-            for i in idx:
-                owner[i] = name
-        return tuple(owner)
+    def with_sigmas(self, sigmas, source: str = "sigmas") -> "Protocol":
+        """This protocol with another sigma table (``--sigmas``), length-checked."""
+        if not isinstance(sigmas, (list, tuple)):
+            raise InputError(f"{source}: expected a JSON list of {self.num_keypoints} sigmas, one per keypoint")
+        if len(sigmas) != self.num_keypoints or not all(_is_number(s) and math.isfinite(s) and s > 0 for s in sigmas):
+            raise InputError(
+                f"{source}: expected {self.num_keypoints} positive numbers for protocol {self.name}, "
+                f"got {len(sigmas)} values"
+            )
+        return dataclasses.replace(self, sigmas=tuple(float(s) for s in sigmas))
 
 
 def builtin_names() -> Tuple[str, ...]:
     return tuple(sorted(p.stem for p in BUILTIN_DIR.glob("*.json")))
+
+
+def detect_protocol(annotation: Mapping) -> Protocol:
+    """The built-in protocol for a GT annotation: nested fields first, then the keypoint count."""
+    builtins = [load_protocol(name) for name in builtin_names()]
+    for proto in builtins:
+        if proto.nested_fields and all(f in annotation for f, _ in proto.nested_fields):
+            return proto
+    keypoints = annotation.get("keypoints")
+    count = len(keypoints) // 3 if isinstance(keypoints, list) else -1
+    for proto in builtins:
+        if proto.num_keypoints == count:
+            return proto
+    raise InputError(
+        f"no built-in protocol has {count} keypoints; choose one with --protocol "
+        f"({', '.join(builtin_names())}) or give a protocol file"
+    )
 
 
 def load_protocol(spec) -> Protocol:
@@ -169,7 +191,19 @@ def protocol_from_mapping(data: Mapping, source: str) -> Protocol:
     parts = index_table("parts")
     if not parts:
         fail("needs at least one part")
-    subparts = index_table("subparts")
+    mean_parts = data.get("mean_parts", {})
+    if not isinstance(mean_parts, Mapping) or not all(
+        isinstance(v, list) and v and all(p in parts for p in v) for v in mean_parts.values()
+    ):
+        fail("'mean_parts' must map names to lists of part names")
+    rows = data.get("rows", list(parts))
+    if not isinstance(rows, list) or not all(r in parts or r in mean_parts for r in rows):
+        fail("'rows' must list names from 'parts' or 'mean_parts'")
+    nested = data.get("nested_fields", [])
+    if not isinstance(nested, list) or not all(
+        isinstance(f, list) and len(f) == 2 and isinstance(f[0], str) and isinstance(f[1], int) for f in nested
+    ) or (nested and sum(f[1] for f in nested) != n):
+        fail(f"'nested_fields' must be [field, count] pairs whose counts add up to {n}")
     choices = {
         "drop_zero_score": DROP_RULES,
         "no_keypoints_rule": NO_KEYPOINT_RULES,
@@ -181,10 +215,11 @@ def protocol_from_mapping(data: Mapping, source: str) -> Protocol:
             if data[key] not in allowed:
                 fail(f"{key!r} must be one of {', '.join(allowed)}")
             values[key] = data[key]
-    if "crowd_ignored" in data:
-        if not isinstance(data["crowd_ignored"], bool):
-            fail("'crowd_ignored' must be true or false")
-        values["crowd_ignored"] = data["crowd_ignored"]
+    for key in ("crowd_ignored", "ignore_field"):
+        if key in data:
+            if not isinstance(data[key], bool):
+                fail(f"{key!r} must be true or false")
+            values[key] = data[key]
     scores = data.get("part_score_keys", {})
     if not isinstance(scores, Mapping) or not all(isinstance(v, str) for v in scores.values()):
         fail("'part_score_keys' must map part names to field names")
@@ -201,7 +236,9 @@ def protocol_from_mapping(data: Mapping, source: str) -> Protocol:
         keypoints=tuple(keypoints),
         sigmas=tuple(float(s) for s in sigmas),
         parts=parts,
-        subparts=subparts,
+        rows=tuple(rows),
+        mean_parts={k: tuple(v) for k, v in mean_parts.items()},
+        nested_fields=tuple((f, c) for f, c in nested),
         description=str(data.get("description", "")),
         reference=str(data.get("reference", "")),
         part_score_keys=dict(scores),

@@ -26,15 +26,16 @@ import io
 import sys
 import time
 import types
+import warnings
 from typing import Dict, Tuple
 
 import numpy as np
 
 from .accumulate import STAT_NAMES
 from .errors import InputError
-from .evaluate import EvalResult, PartResult
+from .evaluate import EvalResult, PartResult, mean_part
 from .load import load_ground_truth, load_predictions, read_json
-from .protocol import Protocol, load_protocol
+from .protocol import Protocol
 
 # halpecocotools' part names -> ours.
 PART_NAMES = {"body": "body", "foot": "foot", "face": "face", "hand": "hands", "fullbody": "wholebody"}
@@ -108,26 +109,106 @@ def run_halpecocotools(gt: dict, preds: list) -> Dict[str, Tuple[np.ndarray, np.
     return out
 
 
-def evaluate_reference(gt_source, preds_source, protocol="halpe136") -> EvalResult:
-    """Score with halpecocotools, its documented bugs neutralised by input transforms."""
-    proto: Protocol = load_protocol(protocol)
-    if proto.reference != "halpecocotools":
-        raise InputError(f"--backend reference supports halpecocotools protocols, not {proto.name}")
+def run_pycocotools(gt: dict, preds: list, sigmas=None) -> Dict[str, Tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """pycocotools' keypoint evaluation as published: {"body": (precision, recall, stats)}."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_gt = COCO()
+        coco_gt.dataset = copy.deepcopy(gt)
+        coco_gt.createIndex()
+        ev = COCOeval(coco_gt, coco_gt.loadRes(copy.deepcopy(preds)), "keypoints")
+        if sigmas is not None:
+            ev.params.kpt_oks_sigmas = np.asarray(sigmas)
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return {"body": (ev.eval["precision"][..., 0], ev.eval["recall"][..., 0], np.asarray(ev.stats))}
+
+
+# xtcocotools iouType and prediction score field per COCO-WholeBody part.
+XTCOCO_PARTS = {
+    "body": "keypoints",
+    "foot": "keypoints_foot",
+    "face": "keypoints_face",
+    "left_hand": "keypoints_lefthand",
+    "right_hand": "keypoints_righthand",
+    "wholebody": "keypoints_wholebody",
+}
+
+
+def run_xtcocotools(gt: dict, preds: list, proto: Protocol) -> Dict[str, Tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The official COCO-WholeBody evaluation: one xtcocotools run per part, ``use_area=True``.
+
+    Inputs may be nested (COCO-WholeBody fields) or flat 133-keypoint lists; flat ones are nested first.
+    """
+    try:
+        from xtcocotools.coco import COCO
+        from xtcocotools.cocoeval import COCOeval
+    except ImportError as exc:
+        raise InputError(
+            f"--backend reference needs xtcocotools for {proto.name} ({exc}); "
+            "pip install --no-binary xtcocotools --no-build-isolation xtcocotools"
+        ) from None
+    gt = dict(gt, annotations=[nest(a, proto) for a in gt["annotations"]])
+    preds = [nest(p, proto) for p in preds]
+    out = {}
+    for part, iou_type in XTCOCO_PARTS.items():
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            coco_gt = COCO()
+            coco_gt.dataset = copy.deepcopy(gt)
+            coco_gt.createIndex()
+            coco_dt = coco_gt.loadRes(copy.deepcopy(preds))
+            sigmas = np.asarray(proto.sigmas)[list(proto.parts[part])]
+            ev = COCOeval(coco_gt, coco_dt, iou_type, sigmas, use_area=True)
+            ev.evaluate()
+            ev.accumulate()
+            ev.summarize()
+        out[part] = (ev.eval["precision"][..., 0], ev.eval["recall"][..., 0], np.asarray(ev.stats))
+    return out
+
+
+def nest(record: dict, proto: Protocol) -> dict:
+    """A flat-keypoint record split into the protocol's nested fields (nested records unchanged)."""
+    if all(f in record for f, _ in proto.nested_fields[1:]):
+        return record
+    flat, out, at = record["keypoints"], dict(record), 0
+    for name, count in proto.nested_fields:
+        out[name] = flat[3 * at : 3 * (at + count)]
+        at += count
+    return out
+
+
+def evaluate_reference(gt_source, preds_source, protocol=None, split_hands: bool = False) -> EvalResult:
+    """Score with the protocol's official evaluator, its documented bugs neutralised by input transforms."""
     tic = time.perf_counter()
     gt, gt_name = (gt_source, None) if isinstance(gt_source, dict) else read_json(gt_source)
     preds, preds_name = (preds_source, None) if isinstance(preds_source, list) else read_json(preds_source)
     # Same validation and warnings as the native backend, before the oracle sees anything.
-    checked_gt = load_ground_truth(gt, num_keypoints=proto.num_keypoints, name=gt_name)
-    checked = load_predictions(preds, checked_gt, proto, name=preds_name)
+    checked_gt = load_ground_truth(gt, protocol, name=gt_name)
+    checked = load_predictions(preds, checked_gt, name=preds_name)
+    proto = checked_gt.protocol
     if not preds:
-        raise InputError("halpecocotools cannot evaluate an empty prediction list; use --backend native")
+        raise InputError(f"{proto.reference or 'the reference'} cannot evaluate an empty prediction list; "
+                         "use --backend native")
     gt = prepare_gt(gt, proto)
-    raw = run_halpecocotools(gt, preds)
+    if proto.reference == "halpecocotools":
+        raw = {PART_NAMES[k]: v for k, v in run_halpecocotools(gt, preds).items()}
+    elif proto.reference == "xtcocotools":
+        raw = run_xtcocotools(gt, preds, proto)
+    elif proto.reference == "pycocotools":
+        raw = run_pycocotools(gt, preds, proto.sigmas)
+    else:
+        raise InputError(f"protocol {proto.name} has no official evaluator; use --backend native")
     parts = {}
-    for theirs, ours in PART_NAMES.items():
-        precision, recall, values = raw[theirs]
-        stats = {name: None if v == -1 else float(v) for name, v in zip(STAT_NAMES, values)}
-        parts[ours] = PartResult(ours, stats, precision, recall, -np.ones_like(precision))
+    for name in proto.part_names(split_hands):
+        components = proto.mean_parts.get(name, (name,))
+        if any(c not in raw for c in components):
+            raise InputError(f"{proto.reference} does not score the part {name!r}; use --backend native")
+        results = [_part_result(c, *raw[c]) for c in components]
+        parts[name] = results[0] if len(results) == 1 else mean_part(name, results)
     return EvalResult(
         protocol=proto,
         parts=parts,
@@ -137,6 +218,11 @@ def evaluate_reference(gt_source, preds_source, protocol="halpe136") -> EvalResu
         warnings=checked_gt.warnings + checked.warnings,
         timings={"reference": time.perf_counter() - tic},
     )
+
+
+def _part_result(name, precision, recall, values) -> PartResult:
+    stats = {stat: None if v == -1 else float(v) for stat, v in zip(STAT_NAMES, values)}
+    return PartResult(name, stats, precision, recall, -np.ones_like(precision))
 
 
 def prepare_gt(gt: dict, proto: Protocol) -> dict:

@@ -1,5 +1,8 @@
 from pathlib import Path
 
+import importlib
+import os
+
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,3 +21,13 @@ def shared_file(name: str) -> Path:
     if not path.is_file():
         pytest.skip(f"{path} not present (../shared is only beside the project's own checkouts)")
     return path
+
+
+def require_oracle(module: str):
+    """Import an official evaluator; skip without it, or fail when HALPE_EVAL_REQUIRE_ORACLES=1 (CI)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        if os.environ.get("HALPE_EVAL_REQUIRE_ORACLES") == "1":
+            pytest.fail(f"oracle {module} is required here but cannot be imported: {exc}")
+        pytest.skip(f"{module} not installed (see README: Tests)")

@@ -12,6 +12,8 @@ from halpe_eval import evaluate
 from halpe_eval.accumulate import STAT_NAMES
 from halpe_eval.cli import main
 
+from conftest import require_oracle
+
 PARTS = ["body", "foot", "face", "hands", "wholebody"]
 
 
@@ -69,7 +71,7 @@ def test_markdown_and_csv(fixture_pair):
 
 
 def test_reference_backend_prints_identical_json(fixture_pair):
-    pytest.importorskip("halpecocotools")
+    require_oracle("halpecocotools.cocoeval")
     native = run(*fixture_pair, "--format", "json")
     reference = run(*fixture_pair, "--format", "json", "--backend", "reference")
     assert native[0] == reference[0] == 0

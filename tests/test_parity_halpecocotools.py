@@ -10,10 +10,14 @@ from halpe_eval import evaluate, load_protocol
 from halpe_eval.accumulate import STAT_NAMES
 from halpe_eval.reference import PART_NAMES, run_halpecocotools
 
-from conftest import shared_file
+from conftest import require_oracle, shared_file
 from oracle_cases import NUM_CASES, case
 
-pytest.importorskip("halpecocotools", reason="the oracle must be installed: pip install -e '.[test]'")
+
+
+@pytest.fixture(autouse=True)
+def _oracle():
+    require_oracle("halpecocotools.cocoeval")
 
 
 def assert_same_as_oracle(result, oracle):
