@@ -48,9 +48,11 @@ def _fail(message: str) -> None:
 @click.option("--split-hands", is_flag=True, help="Add left_hand and right_hand rows.")
 @click.option("--sigmas", "sigmas_file", metavar="FILE", default=None,
               help="JSON list of OKS sigmas replacing the protocol's (one per keypoint).")
+@click.option("--allow-unknown-images", is_flag=True,
+              help="Drop predictions on images the GT does not have (with a warning) instead of failing.")
 @click.option("--quiet", "-q", is_flag=True, help="No warnings on stderr.")
 @click.version_option(__version__, prog_name="halpe-eval")
-def main(gt, preds, protocol, backend, fmt, output, split_hands, sigmas_file, quiet):
+def main(gt, preds, protocol, backend, fmt, output, split_hands, sigmas_file, allow_unknown_images, quiet):
     """Score whole-body keypoint predictions (COCO results) against COCO-format ground truth.
 
     Prints OKS AP/AR per part (body, foot, face, hands, wholebody) with the
@@ -61,11 +63,12 @@ def main(gt, preds, protocol, backend, fmt, output, split_hands, sigmas_file, qu
         if backend == "reference":
             from .reference import evaluate_reference
 
-            if sigmas_file:
-                raise InputError("--sigmas is not available with --backend reference")
+            if sigmas_file or allow_unknown_images:
+                raise InputError("--sigmas and --allow-unknown-images are not available with --backend reference")
             result = evaluate_reference(gt, preds, protocol, split_hands=split_hands)
         else:
-            result = evaluate(gt, preds, protocol, split_hands=split_hands, sigmas=sigmas_file)
+            result = evaluate(gt, preds, protocol, split_hands=split_hands, sigmas=sigmas_file,
+                              allow_unknown_images=allow_unknown_images)
     except InputError as exc:
         _fail(str(exc))
     except MemoryError:

@@ -41,6 +41,7 @@ class EvalResult:
     num_predictions: int
     warnings: Tuple[str, ...] = ()
     timings: Dict[str, float] = field(default_factory=dict)
+    prediction_format: str = ""
 
     def stats(self) -> Dict[str, Dict[str, Optional[float]]]:
         return {name: dict(part.stats) for name, part in self.parts.items()}
@@ -54,7 +55,9 @@ class EvalResult:
                 "images": self.num_images,
                 "gt_people": self.num_gt,
                 "predictions": self.num_predictions,
+                "warnings": len(self.warnings),
             },
+            "prediction_format": self.prediction_format,
             "warnings": list(self.warnings),
         }
 
@@ -70,12 +73,14 @@ def evaluate(
     *,
     split_hands: bool = False,
     sigmas: Union[Sequence[float], str, Path, None] = None,
+    allow_unknown_images: bool = False,
 ) -> EvalResult:
     """Score ``preds`` against ``gt`` per part of ``protocol`` (detected from the GT when None).
 
     ``gt`` is a path, a parsed COCO dict or a GroundTruth; ``preds`` a path, a
     parsed results list or a Predictions.  ``sigmas`` (a list, or a JSON file's path)
-    overrides the protocol's table.
+    overrides the protocol's table.  ``allow_unknown_images`` drops predictions on
+    images the GT does not have (with a warning) instead of refusing them.
     """
     timings: Dict[str, float] = {}
     tic = time.perf_counter()
@@ -89,7 +94,7 @@ def evaluate(
     timings["load_gt"] = time.perf_counter() - tic
     tic = time.perf_counter()
     if not isinstance(preds, Predictions):
-        preds = load_predictions(preds, gt)
+        preds = load_predictions(preds, gt, allow_unknown_images=allow_unknown_images)
     timings["load_predictions"] = time.perf_counter() - tic
 
     rows = proto.part_names(split_hands)
@@ -105,6 +110,7 @@ def evaluate(
         num_predictions=len(preds),
         warnings=gt.warnings + preds.warnings,
         timings=timings,
+        prediction_format=preds.format,
     )
 
 
@@ -116,9 +122,9 @@ def _evaluate_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: s
     gt_group = gt.category_index * n_images + gt.image_index
 
     if proto.drop_zero_score == "skeleton":
-        keep = (preds.keypoints[:, :, 2] > 0).any(axis=1)
+        keep = preds.positive["*"]
     elif proto.drop_zero_score == "part":
-        keep = (preds.keypoints[:, idx, 2] > 0).any(axis=1)
+        keep = preds.positive[part]
     else:
         keep = np.ones(len(preds), dtype=bool)
     score = preds.score

@@ -10,9 +10,6 @@ wrong.  Conventions follow the COCO API's ``COCO`` and ``loadRes``:
 """
 from __future__ import annotations
 
-import gzip
-import io
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -22,14 +19,7 @@ import numpy as np
 from .errors import InputError
 from .protocol import Protocol, detect_protocol, load_protocol
 
-try:  # orjson parses 3-4x faster than the standard library; see README "Speed".
-    import orjson as _json
-
-    _JSONDecodeError = _json.JSONDecodeError
-except ImportError:  # pragma: no cover - orjson is a declared dependency
-    import json as _json
-
-    _JSONDecodeError = ValueError
+from .jsonio import display_name, iter_array_chunks, read_json  # noqa: F401 - read_json is re-exported
 
 
 @dataclass(frozen=True)
@@ -62,47 +52,18 @@ class Predictions:
     """COCO keypoint results as arrays; D predictions in file order."""
 
     source: str
+    format: str  # which accepted input format the file was in
     image_index: np.ndarray  # (D,) index into GroundTruth.image_ids
     category_index: np.ndarray  # (D,)
-    keypoints: np.ndarray  # (D, K, 3) float64: x, y, score
+    keypoints: np.ndarray  # (D, K, 3) x, y, score in the protocol's coordinate dtype
     score: np.ndarray  # (D,) float64
-    area: np.ndarray  # (D,) float64, per loadRes
+    area: np.ndarray  # (D,) float64, per loadRes (computed in float64 before any cast)
+    positive: Dict[str, np.ndarray]  # part -> some keypoint score > 0 in it ('*': whole skeleton)
     part_scores: Dict[str, np.ndarray] = field(default_factory=dict)  # NaN where absent
     warnings: Tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.score)
-
-
-# ---------------------------------------------------------------- reading files
-
-
-def read_json(path) -> Tuple[Any, str]:
-    """Parse a JSON file ('-' is standard input, '.gz' is decompressed); return (data, name)."""
-    name = str(path)
-    try:
-        if name == "-":
-            raw = sys.stdin.buffer.read()
-            name = "<stdin>"
-        else:
-            raw = Path(name).read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-    except FileNotFoundError:
-        raise InputError(f"{name}: file not found") from None
-    except IsADirectoryError:
-        raise InputError(f"{name}: is a directory, expected a JSON file") from None
-    except (OSError, EOFError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise InputError(f"{name}: cannot read ({reason})") from None
-    if not raw.strip():
-        raise InputError(f"{name}: file is empty, expected JSON")
-    try:
-        return _json.loads(raw), name
-    except _JSONDecodeError as exc:
-        raise InputError(f"{name}: invalid JSON: {exc}") from None
-    except (UnicodeDecodeError, RecursionError, ValueError) as exc:
-        raise InputError(f"{name}: invalid JSON: {exc}") from None
 
 
 # ---------------------------------------------------------------- ground truth
@@ -230,119 +191,265 @@ def load_ground_truth(source, protocol=None, name: Optional[str] = None) -> Grou
 
 # ---------------------------------------------------------------- predictions
 
+PREDICTION_FORMATS = {
+    "coco": "COCO results",
+    "alphapose": "AlphaPose results (image_id by file name)",
+    "nested": "COCO-WholeBody results (nested fields)",
+}
 
-def load_predictions(source, gt: GroundTruth, name: Optional[str] = None) -> Predictions:
-    """A :class:`Predictions` from a path or a parsed COCO results list, checked against ``gt``."""
-    data, name = _data_and_name(source, name or "<predictions>")
-    protocol = gt.protocol
-    if not isinstance(data, list):
-        raise InputError(f"{name}: top level is a JSON {_kind(data)}, expected a list of results")
+
+def load_predictions(
+    source, gt: GroundTruth, name: Optional[str] = None, allow_unknown_images: bool = False
+) -> Predictions:
+    """A :class:`Predictions` from a path or a parsed results list, checked against ``gt``.
+
+    Files are read in chunks (:func:`iter_array_chunks`): each chunk's records
+    become arrays and are dropped before the next chunk is parsed.  Accepted:
+    COCO results, AlphaPose results (``image_id`` is a file name), and the
+    protocol's nested per-part fields; gzip and '-' (stdin) for files.
+    """
+    if isinstance(source, (str, Path)):
+        name = display_name(source)
+        chunks = iter_array_chunks(source)
+    else:
+        name = name or "<predictions>"
+        chunks = iter([source])
+    columns = []
+    offset = 0
+    for chunk in chunks:
+        if not isinstance(chunk, list):
+            raise InputError(f"{name}: top level is a JSON {_kind(chunk)}, expected a list of results")
+        columns.append(_chunk_columns(chunk, offset, gt.protocol, name, bbox_area=columns[0].bbox_area if columns else None))
+        offset += len(chunk)
+        del chunk
+    cols = _Columns.concatenate(columns)
+    return _finish_predictions(cols, gt, name, allow_unknown_images)
+
+
+@dataclass
+class _Columns:
+    """One chunk of predictions as arrays (image ids still as JSON values)."""
+
+    image_ids: list
+    category_ids: np.ndarray
+    score: np.ndarray
+    keypoints: np.ndarray
+    area: np.ndarray
+    positive: Dict[str, np.ndarray]  # part -> any keypoint score > 0 in the part ('*': whole skeleton)
+    part_scores: Dict[str, np.ndarray]
+    bbox_area: bool
+    nested: bool
+
+    @staticmethod
+    def concatenate(chunks: List["_Columns"]) -> "_Columns":
+        if len(chunks) == 1:
+            return chunks[0]
+        cat = lambda attr: np.concatenate([getattr(c, attr) for c in chunks])  # noqa: E731
+        keys = lambda attr: {k for c in chunks for k in getattr(c, attr)}  # noqa: E731
+        return _Columns(
+            image_ids=[i for c in chunks for i in c.image_ids],
+            category_ids=cat("category_ids"),
+            score=cat("score"),
+            keypoints=cat("keypoints"),
+            area=cat("area"),
+            positive={k: np.concatenate([c.positive[k] for c in chunks]) for k in chunks[0].positive},
+            part_scores={
+                k: np.concatenate([c.part_scores.get(k, np.full(len(c.score), np.nan)) for c in chunks])
+                for k in keys("part_scores")
+            },
+            bbox_area=chunks[0].bbox_area,
+            nested=any(c.nested for c in chunks),
+        )
+
+
+def _chunk_columns(records: list, offset: int, protocol: Protocol, name: str, bbox_area) -> _Columns:
+    """Validate and convert consecutive records; ``offset`` is the first record's index in the file."""
     k = protocol.num_keypoints
-    warnings: List[str] = []
-    n = len(data)
-    for i, item in enumerate(data):
+    for i, item in enumerate(records):
         if not isinstance(item, dict):
-            raise InputError(f"{name}: prediction #{i} is a JSON {_kind(item)}, expected an object")
+            raise InputError(f"{name}: prediction #{offset + i} is a JSON {_kind(item)}, expected an object")
 
-    image_index = _lookup_ids(data, "image_id", gt.image_ids, name, "'images'")
-    category_index = _lookup_ids(data, "category_id", gt.category_ids, name, "'categories'")
-    score = _number_column(data, "score", name)
+    def where(i: int) -> str:
+        return f"{name}: prediction #{offset + i} (image_id {_show(records[i].get('image_id'))})"
 
-    kps = [_keypoints_field(item, protocol) for item in data]
+    image_ids = [item.get("image_id") for item in records]
+    for i, v in enumerate(image_ids):
+        if not (_is_int(v) or (isinstance(v, str) and v)):
+            raise InputError(f"{where(i)}: 'image_id' is {_show(v)}, expected an integer id or an image file name")
+    categories = [item.get("category_id") for item in records]
+    for i, v in enumerate(categories):
+        if not _is_int(v):
+            raise InputError(f"{where(i)}: 'category_id' is {_show(v)}, expected an integer id")
+    score = _number_column(records, "score", where)
+    kps = [_keypoints_field(item, protocol) for item in records]
     for i, kp in enumerate(kps):
         if not isinstance(kp, list) or len(kp) != 3 * k:
-            raise InputError(
-                f"{name}: prediction #{i} (image_id {_show(data[i].get('image_id'))}): 'keypoints' is "
-                f"{_describe(kp)}, expected {_expected(protocol)}"
-            )
-    keypoints = _to_array(kps, (n, k, 3), name, "prediction")
+            raise InputError(f"{where(i)}: 'keypoints' is {_describe(kp)}, expected {_expected(protocol)}")
+    keypoints = _to_array(kps, (len(kps), k, 3), name, "prediction", offset)
     del kps
     bad = np.flatnonzero(~np.isfinite(keypoints).all(axis=(1, 2)))
     if len(bad):
-        i = bad[0]
-        raise InputError(
-            f"{name}: prediction #{i} (image_id {_show(data[i].get('image_id'))}): "
-            "'keypoints' holds NaN, infinity or null"
-        )
+        raise InputError(f"{where(bad[0])}: 'keypoints' holds NaN, infinity or null")
 
+    if bbox_area is None:  # loadRes decides by the first result of the file
+        bbox_area = bool(records) and isinstance(records[0].get("bbox"), list) and records[0]["bbox"] != []
+    if bbox_area:
+        area = _bbox_area(records, where)
+    else:
+        xy = keypoints[:, list(protocol.area_keypoints), :2] if protocol.area_keypoints else keypoints[:, :, :2]
+        extent = xy.max(axis=1) - xy.min(axis=1) if len(xy) else np.zeros((0, 2))
+        area = extent[:, 0] * extent[:, 1]
+    positive_scores = keypoints[:, :, 2] > 0
+    positive = {"*": positive_scores.any(axis=1)}
+    positive.update({part: positive_scores[:, list(idx)].any(axis=1) for part, idx in protocol.parts.items()})
     part_scores = {}
     for part, key in protocol.part_score_keys.items():
-        if any(key in item for item in data):
-            part_scores[part] = _number_column(data, key, name, required=False)
+        if any(key in item for item in records):
+            part_scores[part] = _number_column(records, key, where, required=False)
+    nested = bool(protocol.nested_fields) and any(protocol.nested_fields[1][0] in item for item in records)
+    return _Columns(
+        image_ids=image_ids,
+        category_ids=np.array(categories, dtype=np.int64),
+        score=score,
+        keypoints=keypoints.astype(protocol.coordinate_dtype, copy=False),
+        area=area,
+        positive=positive,
+        part_scores=part_scores,
+        bbox_area=bbox_area,
+        nested=nested,
+    )
 
-    area = _prediction_area(data, keypoints, protocol, name)
+
+def _bbox_area(records: list, where) -> np.ndarray:
+    boxes = []
+    for i, item in enumerate(records):
+        b = item.get("bbox")
+        if not (isinstance(b, list) and len(b) == 4 and all(_is_number(v) for v in b)):
+            raise InputError(
+                f"{where(i)}: 'bbox' is {_show(b)}; the first result has a bbox, so every "
+                "result needs [x, y, w, h] (its w*h is the area), or drop 'bbox' from all"
+            )
+        boxes.append(b)
+    boxes = np.array(boxes, dtype=np.float64).reshape(-1, 4)
+    bad = np.flatnonzero(~np.isfinite(boxes).all(axis=1))
+    if len(bad):
+        raise InputError(f"{where(bad[0])}: 'bbox' holds NaN or infinity")
+    return boxes[:, 2] * boxes[:, 3]
+
+
+def _finish_predictions(cols: _Columns, gt: GroundTruth, name: str, allow_unknown_images: bool) -> Predictions:
+    warnings: List[str] = []
+    image_index, by_name = _image_index(cols.image_ids, gt, name, allow_unknown_images)
+    category_index = np.searchsorted(gt.category_ids, cols.category_ids)
+    known_cat = category_index < len(gt.category_ids)
+    known_cat[known_cat] = gt.category_ids[category_index[known_cat]] == cols.category_ids[known_cat]
+    if not known_cat.all():
+        i = int(np.flatnonzero(~known_cat)[0])
+        unknown = np.unique(cols.category_ids[~known_cat])
+        raise InputError(
+            f"{name}: prediction #{i}: category_id {cols.category_ids[i]} is not in the ground truth's "
+            f"'categories' ({_listing(unknown)})"
+        )
+    keep = image_index >= 0
+    if not keep.all():
+        dropped = np.unique(np.array([str(v) for v, k in zip(cols.image_ids, keep) if not k]))
+        warnings.append(
+            f"{name}: {int((~keep).sum())} prediction(s) on {len(dropped)} image(s) not in the ground truth were "
+            f"dropped (--allow-unknown-images): {_listing(dropped)}"
+        )
+    n = len(cols.score)
     if n == 0:
         warnings.append(f"{name}: no predictions; every AP and AR is 0")
+    zero = int((~cols.positive["*"][keep]).sum())
+    if zero:
+        warnings.append(f"{name}: {zero} prediction(s) have every keypoint score 0")
+    gt_images = np.zeros(len(gt.image_ids), dtype=bool)
+    gt_images[gt.image_index] = True
+    no_gt = np.unique(image_index[keep][~gt_images[image_index[keep]]])
+    if len(no_gt):
+        warnings.append(f"{name}: {len(no_gt)} image(s) have predictions but no GT annotation (all false positives)")
+    fmt = "nested" if cols.nested else "alphapose" if by_name else "coco"
     return Predictions(
         source=name,
-        image_index=image_index,
-        category_index=category_index,
-        keypoints=keypoints,
-        score=score,
-        area=area,
-        part_scores=part_scores,
+        format=PREDICTION_FORMATS[fmt],
+        image_index=image_index[keep],
+        category_index=category_index[keep].astype(np.int64),
+        keypoints=cols.keypoints[keep],
+        score=cols.score[keep],
+        area=cols.area[keep],
+        positive={k: v[keep] for k, v in cols.positive.items()},
+        part_scores={k: v[keep] for k, v in cols.part_scores.items()},
         warnings=tuple(warnings),
     )
 
 
-def _prediction_area(data: list, keypoints: np.ndarray, protocol: Protocol, name: str) -> np.ndarray:
-    """loadRes' rule: bbox area if the first result has a non-empty bbox, else keypoint extent."""
-    if data and isinstance(data[0].get("bbox"), list) and data[0]["bbox"] != []:
-        boxes = []
-        for i, item in enumerate(data):
-            b = item.get("bbox")
-            if not (isinstance(b, list) and len(b) == 4 and all(_is_number(v) for v in b)):
+def _image_index(values: list, gt: GroundTruth, name: str, allow_unknown: bool):
+    """GT image index per prediction (-1: unknown, allowed), and whether file names were used."""
+    by_id = {int(v): i for i, v in enumerate(gt.image_ids)}
+    out = np.empty(len(values), dtype=np.int64)
+    names = None
+    for i, v in enumerate(values):
+        if isinstance(v, str):
+            names = names or _file_name_index(gt)
+            out[i] = names.get(v, names.get(_stem(v), -1))
+            if out[i] == -2:
                 raise InputError(
-                    f"{name}: prediction #{i}: 'bbox' is {_show(b)}; the first result has a bbox, so every "
-                    "result needs [x, y, w, h] (its w*h is the area), or drop 'bbox' from all"
+                    f"{name}: prediction #{i}: image_id {v!r} matches several GT images by file name; "
+                    "use numeric image ids"
                 )
-            boxes.append(b)
-        boxes = np.array(boxes, dtype=np.float64)
-        if not np.isfinite(boxes).all():
-            i = int(np.flatnonzero(~np.isfinite(boxes).all(axis=1))[0])
-            raise InputError(f"{name}: prediction #{i}: 'bbox' holds NaN or infinity")
-        return boxes[:, 2] * boxes[:, 3]
-    xy = keypoints[:, :, :2] if protocol.area_keypoints is None else keypoints[:, list(protocol.area_keypoints), :2]
-    if len(xy) == 0:
-        return np.zeros(0)
-    extent = xy.max(axis=1) - xy.min(axis=1)
-    return extent[:, 0] * extent[:, 1]
-
-
-def _lookup_ids(data: list, key: str, known: np.ndarray, name: str, table: str) -> np.ndarray:
-    values = [item.get(key) for item in data]
-    bad = [i for i, v in enumerate(values) if not _is_int(v)]
-    if bad:
-        i = bad[0]
-        raise InputError(f"{name}: prediction #{i}: '{key}' is {_show(values[i])}, expected an integer id")
-    ids = np.array(values, dtype=np.int64)
-    idx = np.searchsorted(known, ids)
-    found = idx < len(known)
-    found[found] = known[idx[found]] == ids[found]
-    if not found.all():
-        missing = np.unique(ids[~found])
-        first = int(np.flatnonzero(~found)[0])
-        shown = ", ".join(str(m) for m in missing[:5]) + (", ..." if len(missing) > 5 else "")
+        else:
+            out[i] = by_id.get(v, -1)
+    unknown = out < 0
+    if unknown.any() and not allow_unknown:
+        missing = sorted({str(values[i]) for i in np.flatnonzero(unknown)})
+        i = int(np.flatnonzero(unknown)[0])
         raise InputError(
-            f"{name}: prediction #{first}: {key} {ids[first]} is not in the ground truth's {table} "
-            f"({len(missing)} unknown: {shown})"
+            f"{name}: prediction #{i}: image_id {values[i]!r} is not in the ground truth's 'images' "
+            f"({len(missing)} unknown: {_listing(missing)}); check the GT file, or pass --allow-unknown-images "
+            "to drop them"
         )
-    return idx.astype(np.int64)
+    return out, names is not None
 
 
-def _number_column(data: list, key: str, name: str, required: bool = True) -> np.ndarray:
-    out = np.full(len(data), np.nan)
-    for i, item in enumerate(data):
-        v = item.get(key)
-        if v is None and not required:
+def _file_name_index(gt: GroundTruth) -> Dict[str, int]:
+    """file name -> image index, by full name and by stem (-2 where a stem is ambiguous)."""
+    index: Dict[str, int] = {}
+    for i, file_name in enumerate(gt.file_names):
+        if not file_name:
             continue
-        if not _is_number(v) or not np.isfinite(v):
-            raise InputError(
-                f"{name}: prediction #{i} (image_id {_show(item.get('image_id'))}): '{key}' is {_show(v)}, "
-                "expected a finite number"
-            )
-        out[i] = v
-    return out
+        index[file_name] = i
+        for key in {_basename(file_name), _stem(file_name)} - {file_name}:
+            index[key] = -2 if key in index and index[key] != i else i
+    return index
+
+
+def _basename(path: str) -> str:
+    return path.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def _stem(path: str) -> str:
+    base = _basename(path)
+    return base.rsplit(".", 1)[0] if "." in base else base
+
+
+def _listing(values) -> str:
+    values = [str(v) for v in values]
+    return ", ".join(values[:5]) + (f", ... ({len(values)} in all)" if len(values) > 5 else "")
+
+
+def _number_column(records: list, key: str, where, required: bool = True) -> np.ndarray:
+    """A float column; ``where(i)`` names record i in messages.  Absent optional values are NaN."""
+    values = [item.get(key) for item in records]
+    present = [v for v in values if v is not None] if not required else values
+    try:
+        if all(type(v) in (int, float) for v in present) and np.isfinite(np.array(present, dtype=np.float64)).all():
+            return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    except OverflowError:
+        pass
+    for i, v in enumerate(values):
+        if (v is not None or required) and not (_is_number(v) and np.isfinite(v)):
+            raise InputError(f"{where(i)}: '{key}' is {_show(v)}, expected a finite number")
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 # ---------------------------------------------------------------- helpers
@@ -381,7 +488,7 @@ def _data_and_name(source, name: str):
     return source, name
 
 
-def _to_array(rows: Sequence, shape: Tuple[int, ...], name: str, what: str) -> np.ndarray:
+def _to_array(rows: Sequence, shape: Tuple[int, ...], name: str, what: str, offset: int = 0) -> np.ndarray:
     """Rows of equal-length number lists -> float64 array; a bad row is named."""
     try:
         return np.array(rows, dtype=np.float64).reshape(shape)
@@ -391,7 +498,7 @@ def _to_array(rows: Sequence, shape: Tuple[int, ...], name: str, what: str) -> n
         try:
             np.array(row, dtype=np.float64).reshape(shape[1:])
         except (ValueError, TypeError, OverflowError):
-            raise InputError(f"{name}: {what} #{i}: 'keypoints' holds a value that is not a number") from None
+            raise InputError(f"{name}: {what} #{offset + i}: 'keypoints' holds a value that is not a number") from None
     raise InputError(f"{name}: 'keypoints' lists differ in length")  # pragma: no cover
 
 

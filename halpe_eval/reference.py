@@ -188,7 +188,7 @@ def evaluate_reference(gt_source, preds_source, protocol=None, split_hands: bool
     preds, preds_name = (preds_source, None) if isinstance(preds_source, list) else read_json(preds_source)
     # Same validation and warnings as the native backend, before the oracle sees anything.
     checked_gt = load_ground_truth(gt, protocol, name=gt_name)
-    checked = load_predictions(preds, checked_gt, name=preds_name)
+    checked = load_predictions(preds, checked_gt, name=preds_name)  # the oracle refuses unknown images too
     proto = checked_gt.protocol
     if not preds:
         raise InputError(f"{proto.reference or 'the reference'} cannot evaluate an empty prediction list; "
@@ -217,6 +217,7 @@ def evaluate_reference(gt_source, preds_source, protocol=None, split_hands: bool
         num_predictions=len(checked),
         warnings=checked_gt.warnings + checked.warnings,
         timings={"reference": time.perf_counter() - tic},
+        prediction_format=checked.format,
     )
 
 

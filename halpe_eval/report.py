@@ -17,9 +17,10 @@ TABLE_STYLES = {"table": "simple", "markdown": "github"}
 def header(result: EvalResult, seconds: float, backend: str = "native") -> str:
     """One line: protocol, counts and time taken."""
     backend_note = "" if backend == "native" else f" ({backend} backend)"
+    fmt = "" if result.prediction_format in ("", "COCO results") else f" ({result.prediction_format})"
     return (
         f"protocol {result.protocol.name}{backend_note} | {result.num_images:,} images | "
-        f"{result.num_gt:,} GT people | {result.num_predictions:,} predictions | {seconds:.2f} s"
+        f"{result.num_gt:,} GT people | {result.num_predictions:,} predictions{fmt} | {seconds:.2f} s"
     )
 
 

@@ -1,0 +1,170 @@
+"""Reading JSON files: whole documents, and large top-level arrays in bounded-memory chunks.
+
+A prediction file of a COCO-val-sized run is ~300 MB of text; parsed whole it
+costs ~1 GB of Python objects.  :func:`iter_array_chunks` cuts the array at
+record boundaries into blocks of about ``CHUNK_BYTES`` and parses each block on
+its own, so only one block's objects are alive at a time.  A cut is only
+accepted if the block parses as a sequence of complete values (a cut inside a
+string or a nested value cannot); otherwise reading goes on and the rest is
+parsed in one piece, with error positions given in the whole file.
+
+orjson parses 3-4x faster than the standard library (see README "Speed").
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import sys
+from pathlib import Path
+from typing import Any, Iterator, Tuple
+
+from .errors import InputError
+
+try:
+    import orjson as _json
+
+    _DECODE_ERRORS: Tuple[type, ...] = (_json.JSONDecodeError,)
+except ImportError:  # pragma: no cover - orjson is a declared dependency
+    import json as _json
+
+    _DECODE_ERRORS = (ValueError,)
+
+CHUNK_BYTES = 8 << 20
+_WHITESPACE = b" \t\r\n"
+
+
+def display_name(path) -> str:
+    return "<stdin>" if str(path) == "-" else str(path)
+
+
+def _open(path) -> io.BufferedIOBase:
+    """A binary stream of the file's bytes; '-' is stdin, gzip is detected by its magic bytes."""
+    name = display_name(path)
+    try:
+        if str(path) == "-":
+            raw = sys.stdin.buffer
+            head = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
+        else:
+            if Path(path).is_dir():
+                raise InputError(f"{name}: is a directory, expected a JSON file")
+            raw = open(path, "rb")
+            head = raw.read(2)
+            raw.seek(0)
+    except FileNotFoundError:
+        raise InputError(f"{name}: file not found") from None
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    return gzip.GzipFile(fileobj=raw, mode="rb") if head == b"\x1f\x8b" else raw
+
+
+def _read_all(stream, name: str) -> bytes:
+    try:
+        return stream.read()
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise InputError(f"{name}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
+
+
+def _parse(raw: bytes, name: str) -> Any:
+    if not raw.strip():
+        raise InputError(f"{name}: file is empty, expected JSON")
+    try:
+        return _json.loads(raw)
+    except _DECODE_ERRORS as exc:
+        raise InputError(f"{name}: invalid JSON: {exc}") from None
+    except (UnicodeDecodeError, RecursionError, ValueError, TypeError) as exc:
+        raise InputError(f"{name}: invalid JSON: {exc}") from None
+
+
+def read_json(path) -> Tuple[Any, str]:
+    """Parse a whole JSON file ('-' is stdin, gzip is decompressed); return (data, display name)."""
+    name = display_name(path)
+    with _open(path) as stream:
+        return _parse(_read_all(stream, name), name), name
+
+
+def iter_array_chunks(path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Any]:
+    """Yield a top-level JSON array as lists of consecutive elements.
+
+    Anything that is not a top-level array is yielded whole (once), so the
+    caller sees the same value ``read_json`` would give and reports it.
+    """
+    name = display_name(path)
+    with _open(path) as stream:
+        head = _read_block(stream, name, chunk_bytes)
+        body = head.lstrip(_WHITESPACE)
+        if not body.startswith(b"["):
+            yield _parse(head + _read_all(stream, name), name)
+            return
+        position = _Position()
+        position.advance(head[: len(head) - len(body) + 1])
+        buf = body[1:]
+        while True:
+            block = _read_block(stream, name, chunk_bytes)
+            buf += block
+            if not block:  # end of input: what is left must close the array
+                yield _parse_tail(b"[" + buf, name, position)
+                return
+            cut = _last_record_end(buf)
+            if cut is None:
+                continue
+            end, resume = cut
+            try:
+                piece = _json.loads(b"[" + buf[:end] + b"]")
+            except (*_DECODE_ERRORS, UnicodeDecodeError, RecursionError, ValueError, TypeError):
+                continue  # not a clean cut (nested values): read on and cut later, or parse the rest whole
+            yield piece
+            position.advance(buf[:resume])
+            buf = buf[resume:]
+
+
+class _Position:
+    """Line and column of the start of the unparsed buffer, for error messages."""
+
+    def __init__(self):
+        self.line, self.column = 1, 1
+
+    def advance(self, consumed: bytes) -> None:
+        newlines = consumed.count(b"\n")
+        if newlines:
+            self.line += newlines
+            self.column = len(consumed) - consumed.rfind(b"\n")
+        else:
+            self.column += len(consumed)
+
+
+def _parse_tail(raw: bytes, name: str, position: _Position) -> list:
+    """Parse '[' + the rest of the file; errors are reported at their place in the whole file."""
+    try:
+        return _json.loads(raw)
+    except _DECODE_ERRORS as exc:
+        line, column = position.line + exc.lineno - 1, exc.colno
+        if exc.lineno == 1:  # same line as the cut; the '[' prepended here is not in the file
+            column = position.column + exc.colno - 2
+        raise InputError(f"{name}: invalid JSON: {exc.msg.split(': line')[0]}: line {line} column {column}") from None
+    except (UnicodeDecodeError, RecursionError, ValueError, TypeError) as exc:
+        raise InputError(f"{name}: invalid JSON: {exc}") from None
+
+
+def _read_block(stream, name: str, size: int) -> bytes:
+    try:
+        return stream.read(size)
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise InputError(f"{name}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
+
+
+def _last_record_end(buf: bytes):
+    """(end of the last '}' followed by ',' and '{', start of the next record), or None."""
+    pos = len(buf)
+    while True:
+        pos = buf.rfind(b"}", 0, pos)
+        if pos < 0:
+            return None
+        after = pos + 1
+        while after < len(buf) and buf[after] in _WHITESPACE:
+            after += 1
+        if after < len(buf) and buf[after] == 0x2C:  # ','
+            nxt = after + 1
+            while nxt < len(buf) and buf[nxt] in _WHITESPACE:
+                nxt += 1
+            if nxt < len(buf) and buf[nxt] == 0x7B:  # '{'
+                return pos + 1, after + 1
