@@ -134,8 +134,8 @@ def _evaluate_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: s
 
     cand = select_candidates(dt_group, score, keep, proto.max_detections, gt_group)
     oks = pair_oks(
-        preds.keypoints, gt.keypoints, gt.area, gt.bbox,
-        cand.dt[cand.pair_dt], cand.pair_gt, idx, np.asarray(proto.sigmas), proto.coordinate_dtype,
+        preds.keypoints[cand.dt[:, None], idx[None, :], :2], gt.keypoints[:, idx], gt.area, gt.bbox,
+        cand.pair_dt, cand.pair_gt, np.asarray(proto.sigmas)[idx], proto.coordinate_dtype,
     )
     timings["oks"] = timings.get("oks", 0.0) + time.perf_counter() - tic
     tic = time.perf_counter()

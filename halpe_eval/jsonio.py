@@ -96,25 +96,30 @@ def iter_array_chunks(path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Any]:
             yield _parse(head + _read_all(stream, name), name)
             return
         position = _Position()
-        position.advance(head[: len(head) - len(body) + 1])
-        buf = body[1:]
+        position.advance(head, len(head) - len(body))
+        # buf[0] is always '[' (the array's own, then each cut's comma overwritten), so a piece
+        # is parsed in place: only the comma after it is turned into ']' for the parse.
+        buf = bytearray(body)
         while True:
             block = _read_block(stream, name, chunk_bytes)
-            buf += block
             if not block:  # end of input: what is left must close the array
-                yield _parse_tail(b"[" + buf, name, position)
+                yield _parse_tail(buf, name, position)
                 return
+            buf += block
             cut = _last_record_end(buf)
             if cut is None:
                 continue
-            end, resume = cut
             try:
-                piece = _json.loads(b"[" + buf[:end] + b"]")
+                buf[cut] = 0x5D  # ']'
+                piece = _json.loads(memoryview(buf)[: cut + 1])
             except (*_DECODE_ERRORS, UnicodeDecodeError, RecursionError, ValueError, TypeError):
                 continue  # not a clean cut (nested values): read on and cut later, or parse the rest whole
+            finally:
+                buf[cut] = 0x2C  # ','
             yield piece
-            position.advance(buf[:resume])
-            buf = buf[resume:]
+            position.advance(buf, cut)
+            buf[cut] = 0x5B  # '['
+            del buf[:cut]
 
 
 class _Position:
@@ -123,23 +128,24 @@ class _Position:
     def __init__(self):
         self.line, self.column = 1, 1
 
-    def advance(self, consumed: bytes) -> None:
-        newlines = consumed.count(b"\n")
+    def advance(self, data, length: int) -> None:
+        """Move past ``data[:length]``."""
+        newlines = data.count(b"\n", 0, length)
         if newlines:
             self.line += newlines
-            self.column = len(consumed) - consumed.rfind(b"\n")
+            self.column = length - data.rfind(b"\n", 0, length)
         else:
-            self.column += len(consumed)
+            self.column += length
 
 
-def _parse_tail(raw: bytes, name: str, position: _Position) -> list:
-    """Parse '[' + the rest of the file; errors are reported at their place in the whole file."""
+def _parse_tail(raw, name: str, position: _Position) -> list:
+    """Parse the rest of the file (starting at a '['); errors are reported at their place in the file."""
     try:
         return _json.loads(raw)
     except _DECODE_ERRORS as exc:
         line, column = position.line + exc.lineno - 1, exc.colno
-        if exc.lineno == 1:  # same line as the cut; the '[' prepended here is not in the file
-            column = position.column + exc.colno - 2
+        if exc.lineno == 1:  # on the line of the last cut
+            column = position.column + exc.colno - 1
         raise InputError(f"{name}: invalid JSON: {exc.msg.split(': line')[0]}: line {line} column {column}") from None
     except (UnicodeDecodeError, RecursionError, ValueError, TypeError) as exc:
         raise InputError(f"{name}: invalid JSON: {exc}") from None
@@ -152,19 +158,19 @@ def _read_block(stream, name: str, size: int) -> bytes:
         raise InputError(f"{name}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
 
 
-def _last_record_end(buf: bytes):
-    """(end of the last '}' followed by ',' and '{', start of the next record), or None."""
+def _last_record_end(buf) -> "int | None":
+    """Index of the last ',' that follows a '}' and precedes a '{' (whitespace aside), or None."""
     pos = len(buf)
     while True:
         pos = buf.rfind(b"}", 0, pos)
         if pos < 0:
             return None
-        after = pos + 1
-        while after < len(buf) and buf[after] in _WHITESPACE:
-            after += 1
-        if after < len(buf) and buf[after] == 0x2C:  # ','
-            nxt = after + 1
+        comma = pos + 1
+        while comma < len(buf) and buf[comma] in _WHITESPACE:
+            comma += 1
+        if comma < len(buf) and buf[comma] == 0x2C:  # ','
+            nxt = comma + 1
             while nxt < len(buf) and buf[nxt] in _WHITESPACE:
                 nxt += 1
             if nxt < len(buf) and buf[nxt] == 0x7B:  # '{'
-                return pos + 1, after + 1
+                return comma
