@@ -10,7 +10,7 @@ import numpy as np
 
 from .accumulate import AREA_RANGES, IOU_THRESHOLDS, RECALL_THRESHOLDS, STAT_NAMES, precision_recall, summarize
 from .errors import InputError
-from .load import GroundTruth, Predictions, load_ground_truth, load_predictions, read_json
+from .load import GroundTruth, PendingPredictions, Predictions, ground_truth_protocol, load_ground_truth, read_json
 from .match import select_candidates, greedy_match
 from .oks import pair_oks
 from .protocol import Protocol, load_protocol
@@ -84,18 +84,29 @@ def evaluate(
     """
     timings: Dict[str, float] = {}
     tic = time.perf_counter()
-    if not isinstance(gt, GroundTruth):
-        gt = load_ground_truth(gt, protocol)
-    elif protocol is not None and load_protocol(protocol).num_keypoints != gt.protocol.num_keypoints:
-        raise InputError(f"{gt.source}: read with protocol {gt.protocol.name}, not {load_protocol(protocol).name}")
-    proto = gt.protocol if protocol is None else load_protocol(protocol)
-    if sigmas is not None:
-        proto = proto.with_sigmas(*(read_json(sigmas) if isinstance(sigmas, (str, Path)) else (sigmas,)))
-    timings["load_gt"] = time.perf_counter() - tic
-    tic = time.perf_counter()
-    if not isinstance(preds, Predictions):
-        preds = load_predictions(preds, gt, allow_unknown_images=allow_unknown_images)
-    timings["load_predictions"] = time.perf_counter() - tic
+    pending = None
+    try:
+        if not isinstance(gt, GroundTruth):
+            gt_data, gt_name = read_json(gt) if isinstance(gt, (str, Path)) else (gt, None)
+            gt_proto = ground_truth_protocol(gt_data, protocol, gt_name or "<ground truth>")
+            if not isinstance(preds, Predictions):  # prediction files parse in workers meanwhile
+                pending = PendingPredictions(preds, gt_proto)
+            gt = load_ground_truth(gt_data, gt_proto, name=gt_name)
+            del gt_data  # the parsed JSON is several times the size of the arrays
+        elif protocol is not None and load_protocol(protocol).num_keypoints != gt.protocol.num_keypoints:
+            raise InputError(f"{gt.source}: read with protocol {gt.protocol.name}, not {load_protocol(protocol).name}")
+        proto = gt.protocol if protocol is None else load_protocol(protocol)
+        if sigmas is not None:
+            proto = proto.with_sigmas(*(read_json(sigmas) if isinstance(sigmas, (str, Path)) else (sigmas,)))
+        timings["load_gt"] = time.perf_counter() - tic
+        tic = time.perf_counter()
+        if not isinstance(preds, Predictions):
+            pending = pending or PendingPredictions(preds, gt.protocol)
+            preds = pending.load(gt, allow_unknown_images)
+        timings["load_predictions"] = time.perf_counter() - tic
+    finally:
+        if pending is not None:
+            pending.close()
 
     rows = proto.part_names(split_hands)
     needed = [p for row in rows for p in proto.mean_parts.get(row, (row,))]
@@ -133,8 +144,9 @@ def _evaluate_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: s
         score = np.where(np.isnan(part_score), score, part_score)
 
     cand = select_candidates(dt_group, score, keep, proto.max_detections, gt_group)
+    cols = _as_slice(idx)
     oks = pair_oks(
-        preds.keypoints[cand.dt[:, None], idx[None, :], :2], gt.keypoints[:, idx], gt.area, gt.bbox,
+        preds.keypoints[cand.dt, cols, :2], gt.keypoints[:, cols], gt.area, gt.bbox,
         cand.pair_dt, cand.pair_gt, np.asarray(proto.sigmas)[idx], proto.coordinate_dtype,
     )
     timings["oks"] = timings.get("oks", 0.0) + time.perf_counter() - tic
@@ -171,6 +183,13 @@ def _evaluate_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: s
         )
     timings["accumulate"] = timings.get("accumulate", 0.0) + time.perf_counter() - tic
     return PartResult(part, summarize(precision, recall), precision, recall, scores)
+
+
+def _as_slice(idx: np.ndarray):
+    """A slice for a run of consecutive indices (a view instead of a copy), else the indices."""
+    if len(idx) and np.array_equal(idx, np.arange(idx[0], idx[0] + len(idx))):
+        return slice(int(idx[0]), int(idx[0]) + len(idx))
+    return idx
 
 
 def mean_part(name: str, components: List[PartResult]) -> PartResult:

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
+import re
 import sys
 from pathlib import Path
-from typing import Any, Iterator, Tuple
+from typing import Any, Iterator, Optional, Tuple
 
 from .errors import InputError
 
@@ -30,6 +32,7 @@ except ImportError:  # pragma: no cover - orjson is a declared dependency
     _DECODE_ERRORS = (ValueError,)
 
 CHUNK_BYTES = 8 << 20
+_RECORD_GAP = re.compile(rb"\}\s*,\s*\{")
 _WHITESPACE = b" \t\r\n"
 
 
@@ -88,38 +91,81 @@ def iter_array_chunks(path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Any]:
     Anything that is not a top-level array is yielded whole (once), so the
     caller sees the same value ``read_json`` would give and reports it.
     """
-    name = display_name(path)
     with _open(path) as stream:
-        head = _read_block(stream, name, chunk_bytes)
-        body = head.lstrip(_WHITESPACE)
-        if not body.startswith(b"["):
-            yield _parse(head + _read_all(stream, name), name)
+        yield from _stream_chunks(stream, display_name(path), chunk_bytes)
+
+
+def iter_range_chunks(path, start: int, stop: int, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Any]:
+    """Like :func:`iter_array_chunks` for the records in bytes [start, stop) of a plain file.
+
+    ``start`` is 0 or just after a comma between records, ``stop`` the file size or
+    such a comma: the range is read as the JSON array it would be alone.
+    """
+    with open(path, "rb") as f:
+        f.seek(start)
+        stream = _ByteRange(f, stop - start, b"" if start == 0 else b"[", b"]" if stop < os.path.getsize(path) else b"")
+        yield from _stream_chunks(stream, display_name(path), chunk_bytes)
+
+
+def split_point(path, near: int, window: int = 1 << 20) -> Optional[int]:
+    """Offset of the first comma between two records at or after byte ``near`` of a plain file."""
+    with open(path, "rb") as f:
+        f.seek(near)
+        data = f.read(window)
+    match = _RECORD_GAP.search(data)
+    return None if match is None else near + match.start() + data[match.start():].index(b",")
+
+
+class _ByteRange:
+    """A read-only stream: ``prefix``, then ``length`` bytes of ``f``, then ``suffix``."""
+
+    def __init__(self, f, length: int, prefix: bytes, suffix: bytes):
+        self._f, self._left, self._prefix, self._suffix = f, length, prefix, suffix
+
+    def read(self, size: int) -> bytes:
+        out, self._prefix = self._prefix, b""
+        if self._left > 0:
+            data = self._f.read(min(size, self._left))
+            self._left -= len(data)
+            if not data:
+                self._left = 0
+            out += data
+        if self._left <= 0 and not out:
+            out, self._suffix = self._suffix, b""
+        return out
+
+
+def _stream_chunks(stream, name: str, chunk_bytes: int) -> Iterator[Any]:
+    head = _read_block(stream, name, chunk_bytes)
+    body = head.lstrip(_WHITESPACE)
+    if not body.startswith(b"["):
+        yield _parse(head + _read_all(stream, name), name)
+        return
+    position = _Position()
+    position.advance(head, len(head) - len(body))
+    # buf[0] is always '[' (the array's own, then each cut's comma overwritten), so a piece
+    # is parsed in place: only the comma after it is turned into ']' for the parse.
+    buf = bytearray(body)
+    while True:
+        block = _read_block(stream, name, chunk_bytes)
+        if not block:  # end of input: what is left must close the array
+            yield _parse_tail(buf, name, position)
             return
-        position = _Position()
-        position.advance(head, len(head) - len(body))
-        # buf[0] is always '[' (the array's own, then each cut's comma overwritten), so a piece
-        # is parsed in place: only the comma after it is turned into ']' for the parse.
-        buf = bytearray(body)
-        while True:
-            block = _read_block(stream, name, chunk_bytes)
-            if not block:  # end of input: what is left must close the array
-                yield _parse_tail(buf, name, position)
-                return
-            buf += block
-            cut = _last_record_end(buf)
-            if cut is None:
-                continue
-            try:
-                buf[cut] = 0x5D  # ']'
-                piece = _json.loads(memoryview(buf)[: cut + 1])
-            except (*_DECODE_ERRORS, UnicodeDecodeError, RecursionError, ValueError, TypeError):
-                continue  # not a clean cut (nested values): read on and cut later, or parse the rest whole
-            finally:
-                buf[cut] = 0x2C  # ','
-            yield piece
-            position.advance(buf, cut)
-            buf[cut] = 0x5B  # '['
-            del buf[:cut]
+        buf += block
+        cut = _last_record_end(buf)
+        if cut is None:
+            continue
+        try:
+            buf[cut] = 0x5D  # ']'
+            piece = _json.loads(memoryview(buf)[: cut + 1])
+        except (*_DECODE_ERRORS, UnicodeDecodeError, RecursionError, ValueError, TypeError):
+            continue  # not a clean cut (nested values): read on and cut later, or parse the rest whole
+        finally:
+            buf[cut] = 0x2C  # ','
+        yield piece
+        position.advance(buf, cut)
+        buf[cut] = 0x5B  # '['
+        del buf[:cut]
 
 
 class _Position:

@@ -10,6 +10,10 @@ wrong.  Conventions follow the COCO API's ``COCO`` and ``loadRes``:
 """
 from __future__ import annotations
 
+import gc
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -19,7 +23,7 @@ import numpy as np
 from .errors import InputError
 from .protocol import Protocol, detect_protocol, load_protocol
 
-from .jsonio import display_name, iter_array_chunks, read_json  # noqa: F401 - read_json is re-exported
+from .jsonio import display_name, iter_array_chunks, iter_range_chunks, read_json, split_point
 
 
 @dataclass(frozen=True)
@@ -69,12 +73,8 @@ class Predictions:
 # ---------------------------------------------------------------- ground truth
 
 
-def load_ground_truth(source, protocol=None, name: Optional[str] = None) -> GroundTruth:
-    """A :class:`GroundTruth` from a path or an already parsed COCO dict (``name`` labels messages).
-
-    ``protocol`` (name, file or Protocol) is detected from the first annotation when None.
-    """
-    data, name = _data_and_name(source, name or "<ground truth>")
+def ground_truth_protocol(data, protocol, name: str) -> Protocol:
+    """Check the top level of a parsed COCO annotation file; the protocol given, or detected."""
     if not isinstance(data, dict):
         raise InputError(f"{name}: top level is a JSON {_kind(data)}, expected a COCO annotation object")
     for key in ("images", "annotations", "categories"):
@@ -82,6 +82,22 @@ def load_ground_truth(source, protocol=None, name: Optional[str] = None) -> Grou
             raise InputError(f"{name}: no '{key}' list: not a COCO annotation file")
         if not isinstance(data[key], list):
             raise InputError(f"{name}: '{key}' is a JSON {_kind(data[key])}, expected a list")
+    if protocol is not None:
+        return load_protocol(protocol)
+    first = next((a for a in data["annotations"] if isinstance(a, dict)), {})
+    try:
+        return detect_protocol(first)
+    except InputError as exc:
+        raise InputError(f"{name}: {exc}") from None
+
+
+def load_ground_truth(source, protocol=None, name: Optional[str] = None) -> GroundTruth:
+    """A :class:`GroundTruth` from a path or an already parsed COCO dict (``name`` labels messages).
+
+    ``protocol`` (name, file or Protocol) is detected from the first annotation when None.
+    """
+    data, name = _data_and_name(source, name or "<ground truth>")
+    protocol = ground_truth_protocol(data, protocol, name)
 
     image_ids, file_names = [], []
     for i, img in enumerate(data["images"]):
@@ -104,13 +120,6 @@ def load_ground_truth(source, protocol=None, name: Optional[str] = None) -> Grou
     category_ids = np.unique(np.asarray(category_ids, dtype=np.int64))
 
     anns = data["annotations"]
-    if protocol is None:
-        first = next((a for a in anns if isinstance(a, dict)), {})
-        try:
-            protocol = detect_protocol(first)
-        except InputError as exc:
-            raise InputError(f"{name}: {exc}") from None
-    protocol = load_protocol(protocol)
     num_keypoints = protocol.num_keypoints
     warnings: List[str] = []
     rows = []  # (ann_id, image_id, category_id, area, iscrowd, ignore, num_keypoints)
@@ -208,22 +217,111 @@ def load_predictions(
     COCO results, AlphaPose results (``image_id`` is a file name), and the
     protocol's nested per-part fields; gzip and '-' (stdin) for files.
     """
-    if isinstance(source, (str, Path)):
-        name = display_name(source)
-        chunks = iter_array_chunks(source)
-    else:
-        name = name or "<predictions>"
-        chunks = iter([source])
-    columns = []
+    return PendingPredictions(source, gt.protocol, name).load(gt, allow_unknown_images)
+
+
+PARALLEL_MIN_BYTES = 32 << 20  # below this, worker processes cost more than they save
+
+
+class PendingPredictions:
+    """Predictions being read, in worker processes when that pays, while the caller does other work.
+
+    A large plain file is cut at a record boundary near its middle and each half
+    is parsed and converted by its own process (fork); ``load`` collects them.
+    Any problem in a worker (an invalid record, a cut that does not parse)
+    falls back to the serial reader, which also words the error exactly.
+    """
+
+    def __init__(self, source, protocol: Protocol, name: Optional[str] = None, workers: Optional[int] = None):
+        self.source, self.protocol = source, protocol
+        self.name = display_name(source) if isinstance(source, (str, Path)) else (name or "<predictions>")
+        self._futures = None
+        workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+        if workers > 1 and isinstance(source, (str, Path)) and _parallel_ok(source):
+            self._futures = _start_workers(str(source), protocol, workers)
+
+    def load(self, gt: GroundTruth, allow_unknown_images: bool = False) -> Predictions:
+        cols = None
+        if self._futures is not None:
+            try:
+                cols = _Columns.concatenate([f.result() for f in self._futures])
+            except Exception:  # noqa: BLE001 - the serial reader re-reads and reports precisely
+                cols = None
+            finally:
+                self.close()
+        if cols is None:
+            cols = self._serial_columns()
+        return _finish_predictions(cols, gt, self.name, allow_unknown_images)
+
+    def close(self) -> None:
+        if self._futures is not None:
+            for f in self._futures:
+                f.cancel()
+            self._futures = None
+
+    def _serial_columns(self) -> "_Columns":
+        chunks = iter_array_chunks(self.source) if isinstance(self.source, (str, Path)) else iter([self.source])
+        return _columns_of_chunks(chunks, self.protocol, self.name)
+
+
+def _parallel_ok(path) -> bool:
+    try:
+        if os.path.getsize(path) < PARALLEL_MIN_BYTES:
+            return False
+        with open(path, "rb") as f:
+            return f.read(2) != b"\x1f\x8b"  # gzip streams cannot be split
+    except OSError:
+        return False
+
+
+def _start_workers(path: str, protocol: Protocol, workers: int):
+    try:
+        context = multiprocessing.get_context("fork")
+    except ValueError:  # no fork on this platform
+        return None
+    size = os.path.getsize(path)
+    cuts = [0]
+    for k in range(1, workers):
+        cut = split_point(path, size * k // workers)
+        if cut is None or cut <= cuts[-1]:
+            return None
+        cuts.append(cut)
+    first = _first_record(path)
+    if first is None:
+        return None
+    bbox_area = isinstance(first.get("bbox"), list) and first["bbox"] != []
+    ranges = [(a if a == 0 else a + 1, b) for a, b in zip(cuts, cuts[1:] + [size])]
+    gc.freeze()  # forked children then leave the parent's objects' pages shared
+    try:
+        pool = ProcessPoolExecutor(max_workers=len(ranges), mp_context=context)
+        futures = [pool.submit(_read_range, path, a, b, protocol, bbox_area) for a, b in ranges]
+        pool.shutdown(wait=False)
+    finally:
+        gc.unfreeze()
+    return futures
+
+
+def _read_range(path: str, start: int, stop: int, protocol: Protocol, bbox_area: bool) -> "_Columns":
+    return _columns_of_chunks(iter_range_chunks(path, start, stop), protocol, path, bbox_area)
+
+
+def _first_record(path: str) -> Optional[dict]:
+    for chunk in iter_range_chunks(path, 0, os.path.getsize(path), chunk_bytes=1 << 16):
+        return chunk[0] if isinstance(chunk, list) and chunk and isinstance(chunk[0], dict) else None
+    return None
+
+
+def _columns_of_chunks(chunks, protocol: Protocol, name: str, bbox_area: Optional[bool] = None) -> "_Columns":
+    columns: List[_Columns] = []
     offset = 0
     for chunk in chunks:
         if not isinstance(chunk, list):
             raise InputError(f"{name}: top level is a JSON {_kind(chunk)}, expected a list of results")
-        columns.append(_chunk_columns(chunk, offset, gt.protocol, name, bbox_area=columns[0].bbox_area if columns else None))
+        columns.append(_chunk_columns(chunk, offset, protocol, name, bbox_area))
+        bbox_area = columns[0].bbox_area
         offset += len(chunk)
         del chunk
-    cols = _Columns.concatenate(columns)
-    return _finish_predictions(cols, gt, name, allow_unknown_images)
+    return _Columns.concatenate(columns)
 
 
 @dataclass
@@ -244,6 +342,7 @@ class _Columns:
     def concatenate(chunks: List["_Columns"]) -> "_Columns":
         if len(chunks) == 1:
             return chunks[0]
+        chunks = [c for c in chunks if len(c.score)] or chunks[:1]
         cat = lambda attr: np.concatenate([getattr(c, attr) for c in chunks])  # noqa: E731
         keys = lambda attr: {k for c in chunks for k in getattr(c, attr)}  # noqa: E731
         return _Columns(
@@ -369,16 +468,17 @@ def _finish_predictions(cols: _Columns, gt: GroundTruth, name: str, allow_unknow
     if len(no_gt):
         warnings.append(f"{name}: {len(no_gt)} image(s) have predictions but no GT annotation (all false positives)")
     fmt = "nested" if cols.nested else "alphapose" if by_name else "coco"
+    kept = (lambda a: a) if keep.all() else (lambda a: a[keep])  # no copies in the usual case
     return Predictions(
         source=name,
         format=PREDICTION_FORMATS[fmt],
-        image_index=image_index[keep],
-        category_index=category_index[keep].astype(np.int64),
-        keypoints=cols.keypoints[keep],
-        score=cols.score[keep],
-        area=cols.area[keep],
-        positive={k: v[keep] for k, v in cols.positive.items()},
-        part_scores={k: v[keep] for k, v in cols.part_scores.items()},
+        image_index=kept(image_index),
+        category_index=kept(category_index).astype(np.int64, copy=False),
+        keypoints=kept(cols.keypoints),
+        score=kept(cols.score),
+        area=kept(cols.area),
+        positive={k: kept(v) for k, v in cols.positive.items()},
+        part_scores={k: kept(v) for k, v in cols.part_scores.items()},
         warnings=tuple(warnings),
     )
 

@@ -78,15 +78,20 @@ def greedy_match(
     n_thr = len(thresholds)
     matched = np.full((n_area, n_thr, len(cand.dt)), -1, dtype=np.int64)
     taken = np.zeros((n_area, n_thr, n_gt), dtype=bool)
-    if len(cand.pair_dt) == 0:
+    # A pair below the lowest threshold can never match: leave it out (most pairs are strangers).
+    useful = np.flatnonzero(oks >= thresholds.min())
+    if len(useful) == 0:
         return matched
-    pair_rank = cand.rank[cand.pair_dt]
+    pair_dt, pair_gt, oks = cand.pair_dt[useful], cand.pair_gt[useful], oks[useful]
+    pair_rank = cand.rank[pair_dt]
     by_rank = np.argsort(pair_rank, kind="stable")  # keeps pairs grouped by prediction, GT in file order
     bounds = np.searchsorted(pair_rank[by_rank], np.arange(pair_rank.max() + 2))
     thr = thresholds[None, :, None]
     for r in range(len(bounds) - 1):
         sl = by_rank[bounds[r] : bounds[r + 1]]
-        pd, pg, po = cand.pair_dt[sl], cand.pair_gt[sl], oks[sl]
+        if len(sl) == 0:
+            continue
+        pd, pg, po = pair_dt[sl], pair_gt[sl], oks[sl]
         seg_start = np.flatnonzero(np.r_[True, pd[1:] != pd[:-1]])
         seg_of_pair = np.cumsum(np.r_[True, pd[1:] != pd[:-1]]) - 1
         free = ~(taken[:, :, pg] & ~gt_crowd[pg])  # (A, T, P)
