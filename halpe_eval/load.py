@@ -101,8 +101,10 @@ def load_ground_truth(source, protocol=None, name: Optional[str] = None) -> Grou
 
     image_ids, file_names = [], []
     for i, img in enumerate(data["images"]):
-        if not isinstance(img, dict) or not _is_int(img.get("id")):
-            raise InputError(f"{name}: images[{i}] has no integer 'id'")
+        if not isinstance(img, dict):
+            raise InputError(f"{name}: images[{i}] is a JSON {_kind(img)}, expected an object")
+        if not _is_int(img.get("id")):
+            raise InputError(f"{name}: images[{i}]: 'id' is {_show(img.get('id'))}, expected an integer id")
         image_ids.append(img["id"])
         file_names.append(str(img.get("file_name", "")))
     if len(set(image_ids)) != len(image_ids):
@@ -114,8 +116,10 @@ def load_ground_truth(source, protocol=None, name: Optional[str] = None) -> Grou
 
     category_ids = []
     for i, cat in enumerate(data["categories"]):
-        if not isinstance(cat, dict) or not _is_int(cat.get("id")):
-            raise InputError(f"{name}: categories[{i}] has no integer 'id'")
+        if not isinstance(cat, dict):
+            raise InputError(f"{name}: categories[{i}] is a JSON {_kind(cat)}, expected an object")
+        if not _is_int(cat.get("id")):
+            raise InputError(f"{name}: categories[{i}]: 'id' is {_show(cat.get('id'))}, expected an integer id")
         category_ids.append(cat["id"])
     category_ids = np.unique(np.asarray(category_ids, dtype=np.int64))
 
@@ -131,7 +135,7 @@ def load_ground_truth(source, protocol=None, name: Optional[str] = None) -> Grou
         if not isinstance(ann, dict):
             raise InputError(f"{where} is a JSON {_kind(ann)}, expected an object")
         if not _is_int(ann.get("id")):
-            raise InputError(f"{where} has no integer 'id'")
+            raise InputError(f"{where}: 'id' is {_show(ann.get('id'))}, expected an integer id")
         where = f"{name}: annotation #{i} (id {ann['id']})"
         for key in ("image_id", "category_id"):
             if not _is_int(ann.get(key)):
@@ -165,12 +169,11 @@ def load_ground_truth(source, protocol=None, name: Optional[str] = None) -> Grou
     keypoints = _to_array(kps, (len(kps), num_keypoints, 3), name, "annotation")
     bad = np.flatnonzero(~np.isfinite(keypoints).all(axis=(1, 2)))
     if len(bad):
-        raise InputError(f"{name}: annotation #{bad[0]} (id {ann_ids[bad[0]]}): 'keypoints' holds NaN, infinity or null")
+        raise InputError(f"{name}: annotation id {ann_ids[bad[0]]}: 'keypoints' holds NaN, infinity or null")
     cats = np.array([r[2] for r in rows], dtype=np.int64)
-    category_index = np.searchsorted(category_ids, cats)
-    unknown = np.flatnonzero((category_index >= len(category_ids)) | (category_ids[np.minimum(category_index, len(category_ids) - 1)] != cats)) if len(cats) else []
-    if len(unknown):
-        j = unknown[0]
+    category_index, known = _index_in(category_ids, cats)
+    if not known.all():
+        j = int(np.flatnonzero(~known)[0])
         raise InputError(f"{name}: annotation id {ann_ids[j]}: category_id {cats[j]} is not in 'categories'")
     labelled = (keypoints[:, :, 2] > 0).sum(axis=1)
     num_kp = np.array([r[6] for r in rows], dtype=np.int64)
@@ -439,9 +442,7 @@ def _bbox_area(records: list, where) -> np.ndarray:
 def _finish_predictions(cols: _Columns, gt: GroundTruth, name: str, allow_unknown_images: bool) -> Predictions:
     warnings: List[str] = []
     image_index, by_name = _image_index(cols.image_ids, gt, name, allow_unknown_images)
-    category_index = np.searchsorted(gt.category_ids, cols.category_ids)
-    known_cat = category_index < len(gt.category_ids)
-    known_cat[known_cat] = gt.category_ids[category_index[known_cat]] == cols.category_ids[known_cat]
+    category_index, known_cat = _index_in(gt.category_ids, cols.category_ids)
     if not known_cat.all():
         i = int(np.flatnonzero(~known_cat)[0])
         unknown = np.unique(cols.category_ids[~known_cat])
@@ -451,7 +452,7 @@ def _finish_predictions(cols: _Columns, gt: GroundTruth, name: str, allow_unknow
         )
     keep = image_index >= 0
     if not keep.all():
-        dropped = np.unique(np.array([str(v) for v, k in zip(cols.image_ids, keep) if not k]))
+        dropped = list(dict.fromkeys(v for v, k in zip(cols.image_ids, keep) if not k))
         warnings.append(
             f"{name}: {int((~keep).sum())} prediction(s) on {len(dropped)} image(s) not in the ground truth were "
             f"dropped (--allow-unknown-images): {_listing(dropped)}"
@@ -501,7 +502,7 @@ def _image_index(values: list, gt: GroundTruth, name: str, allow_unknown: bool):
             out[i] = by_id.get(v, -1)
     unknown = out < 0
     if unknown.any() and not allow_unknown:
-        missing = sorted({str(values[i]) for i in np.flatnonzero(unknown)})
+        missing = list(dict.fromkeys(values[i] for i in np.flatnonzero(unknown)))  # in file order
         i = int(np.flatnonzero(unknown)[0])
         raise InputError(
             f"{name}: prediction #{i}: image_id {values[i]!r} is not in the ground truth's 'images' "
@@ -532,8 +533,17 @@ def _stem(path: str) -> str:
     return base.rsplit(".", 1)[0] if "." in base else base
 
 
+def _index_in(sorted_ids: np.ndarray, values: np.ndarray):
+    """(position of each value in ``sorted_ids``, whether it is there at all)."""
+    index = np.searchsorted(sorted_ids, values)
+    found = index < len(sorted_ids)
+    found[found] = sorted_ids[index[found]] == values[found]
+    return index, found
+
+
 def _listing(values) -> str:
-    values = [str(v) for v in values]
+    """A short list for messages; strings are repr'd so control characters cannot break the line."""
+    values = [repr(v) if isinstance(v, str) else str(v) for v in values]
     return ", ".join(values[:5]) + (f", ... ({len(values)} in all)" if len(values) > 5 else "")
 
 
@@ -602,8 +612,12 @@ def _to_array(rows: Sequence, shape: Tuple[int, ...], name: str, what: str, offs
     raise InputError(f"{name}: 'keypoints' lists differ in length")  # pragma: no cover
 
 
+INT64 = (-(2**63), 2**63 - 1)
+
+
 def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+    """A JSON integer usable as an id (it fits int64, as COCO ids do)."""
+    return isinstance(v, int) and not isinstance(v, bool) and INT64[0] <= v <= INT64[1]
 
 
 def _is_number(v) -> bool:
