@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -30,6 +30,24 @@ class PartResult:
     precision: np.ndarray
     recall: np.ndarray
     scores: np.ndarray
+    matches: Optional["Matches"] = None  # None for mean parts and the reference backend
+    components: Tuple["PartResult", ...] = ()  # the parts a mean part averages
+
+
+@dataclass(frozen=True)
+class Matches:
+    """The matching in area range 'all', kept for breakdowns (per image, per keypoint).
+
+    N predictions were scored in the part (after the zero-score drop and the
+    per-image top-k); ``gt``/``oks`` are (T, N): the matched GT index and its OKS
+    at each threshold, -1 / NaN where unmatched.
+    """
+
+    dt: np.ndarray  # (N,) indices into Predictions
+    gt: np.ndarray  # (T, N)
+    oks: np.ndarray  # (T, N)
+    dt_ignored: np.ndarray  # (T, N)
+    gt_ignored: np.ndarray  # (G,) ignored in this part
 
 
 @dataclass(frozen=True)
@@ -42,6 +60,8 @@ class EvalResult:
     warnings: Tuple[str, ...] = ()
     timings: Dict[str, float] = field(default_factory=dict)
     prediction_format: str = ""
+    ground_truth: Optional[GroundTruth] = field(default=None, repr=False)  # the arrays scored
+    predictions: Optional[Predictions] = field(default=None, repr=False)
 
     def stats(self) -> Dict[str, Dict[str, Optional[float]]]:
         return {name: dict(part.stats) for name, part in self.parts.items()}
@@ -74,6 +94,7 @@ def evaluate(
     split_hands: bool = False,
     sigmas: Union[Sequence[float], str, Path, None] = None,
     allow_unknown_images: bool = False,
+    progress: Optional[Callable[[str, float], None]] = None,
 ) -> EvalResult:
     """Score ``preds`` against ``gt`` per part of ``protocol`` (detected from the GT when None).
 
@@ -81,6 +102,7 @@ def evaluate(
     parsed results list or a Predictions.  ``sigmas`` (a list, or a JSON file's path)
     overrides the protocol's table.  ``allow_unknown_images`` drops predictions on
     images the GT does not have (with a warning) instead of refusing them.
+    ``progress(stage, fraction_done)`` is called after loading and after each part.
     """
     timings: Dict[str, float] = {}
     tic = time.perf_counter()
@@ -109,8 +131,13 @@ def evaluate(
             pending.close()
 
     rows = proto.part_names(split_hands)
-    needed = [p for row in rows for p in proto.mean_parts.get(row, (row,))]
-    scored = {name: _evaluate_part(gt, preds, proto, name, timings) for name in dict.fromkeys(needed)}
+    needed = list(dict.fromkeys(p for row in rows for p in proto.mean_parts.get(row, (row,))))
+    report = progress or (lambda stage, fraction: None)
+    report("loaded", 1 / (len(needed) + 1))
+    scored = {}
+    for i, name in enumerate(needed):
+        scored[name] = _evaluate_part(gt, preds, proto, name, timings)
+        report(name, (i + 2) / (len(needed) + 1))
     parts = {row: scored[row] if row in scored else mean_part(row, [scored[p] for p in proto.mean_parts[row]])
              for row in rows}
     return EvalResult(
@@ -122,6 +149,8 @@ def evaluate(
         warnings=gt.warnings + preds.warnings,
         timings=timings,
         prediction_format=preds.format,
+        ground_truth=gt,
+        predictions=preds,
     )
 
 
@@ -182,7 +211,20 @@ def _evaluate_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: s
             score[cand.dt[sel]], sel, true_pos[:, :, sel], dt_ignored[:, :, sel], n_positive
         )
     timings["accumulate"] = timings.get("accumulate", 0.0) + time.perf_counter() - tic
-    return PartResult(part, summarize(precision, recall), precision, recall, scores)
+    matches = Matches(cand.dt, matched[0], _oks_of(cand, oks, matched[0], len(gt.ann_ids)), dt_ignored[0],
+                      gt_ignored[0])
+    return PartResult(part, summarize(precision, recall), precision, recall, scores, matches)
+
+
+def _oks_of(cand, oks: np.ndarray, matched: np.ndarray, n_gt: int) -> np.ndarray:
+    """OKS of each (candidate, matched GT) in ``matched`` (T, N); NaN where unmatched."""
+    if len(oks) == 0:
+        return np.full(matched.shape, np.nan)
+    keys = cand.pair_dt * n_gt + cand.pair_gt
+    order = np.argsort(keys)
+    wanted = np.arange(matched.shape[1])[None, :] * n_gt + np.maximum(matched, 0)
+    at = order[np.minimum(np.searchsorted(keys[order], wanted), len(keys) - 1)]
+    return np.where(matched >= 0, oks[at], np.nan)
 
 
 def _as_slice(idx: np.ndarray):
@@ -202,7 +244,8 @@ def mean_part(name: str, components: List[PartResult]) -> PartResult:
         values = [c.stats[stat] for c in components]
         stats[stat] = None if any(v is None for v in values) else float(np.mean(values))
     stack = lambda attr: np.stack([getattr(c, attr) for c in components])  # noqa: E731
-    return PartResult(name, stats, stack("precision"), stack("recall"), stack("scores"))
+    return PartResult(name, stats, stack("precision"), stack("recall"), stack("scores"),
+                      components=tuple(components))
 
 
-__all__ = ["EvalResult", "PartResult", "evaluate", "mean_part"]
+__all__ = ["EvalResult", "Matches", "PartResult", "evaluate", "mean_part"]

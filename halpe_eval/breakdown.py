@@ -1,0 +1,122 @@
+"""Breakdowns of one evaluation: per keypoint and per image, from the kept matches.
+
+Both use the matching of area range 'all'.  A pair counts when the prediction
+is a true positive at the threshold (matched to a GT that is not ignored).
+"""
+from __future__ import annotations
+
+from typing import Dict, List
+
+import numpy as np
+
+from .accumulate import IOU_THRESHOLDS
+from .evaluate import EvalResult
+from .oks import EPS
+
+
+def _threshold_index(threshold: float) -> int:
+    hits = np.flatnonzero(np.isclose(IOU_THRESHOLDS, threshold))
+    if not len(hits):
+        raise ValueError(f"OKS threshold {threshold} is not one of {IOU_THRESHOLDS.round(2).tolist()}")
+    return int(hits[0])
+
+
+def keypoint_owner(protocol) -> List[str]:
+    """For each keypoint, the first reported part (other than wholebody) holding it."""
+    owner = ["wholebody"] * protocol.num_keypoints
+    names = [p for p in protocol.parts if p != "wholebody"]
+    for name in reversed(names):
+        for i in protocol.parts[name]:
+            owner[i] = name
+    return owner
+
+
+def per_keypoint(result: EvalResult, part: str = "wholebody", threshold: float = 0.5) -> List[Dict]:
+    """Per keypoint of ``part``, over true-positive pairs at OKS ``threshold``:
+
+    - ``similarity``: mean keypoint similarity exp(-d^2 / (2 (2 sigma)^2 area)) over pairs where the
+      GT keypoint is labelled (the OKS term of that keypoint);
+    - ``frac_50`` / ``frac_75``: share of those pairs with similarity >= 0.5 / >= 0.75;
+    - ``distance``: mean distance divided by sqrt(GT area);
+    - ``pairs``: how many pairs (labelled keypoint in a matched pair).
+    Rows are sorted by part (protocol order) then keypoint index.
+    """
+    proto, gt, preds = result.protocol, result.ground_truth, result.predictions
+    matches = result.parts[part].matches
+    if matches is None or gt is None or preds is None:
+        raise ValueError(f"part {part!r} has no kept matches (a mean part, or the reference backend)")
+    t = _threshold_index(threshold)
+    tp = (matches.gt[t] >= 0) & ~matches.dt_ignored[t]
+    dts, gts = matches.dt[tp], matches.gt[t][tp]
+    idx = np.asarray(proto.parts[part])
+    d = preds.keypoints[dts][:, idx, :2].astype(np.float64) - gt.keypoints[gts][:, idx, :2]
+    dist2 = (d**2).sum(axis=2)
+    area = gt.area[gts][:, None]
+    variances = (np.asarray(proto.sigmas)[idx] * 2) ** 2
+    similarity = np.exp(-dist2 / variances / (area + EPS) / 2)
+    normalized = np.sqrt(dist2) / np.sqrt(area + EPS)
+    labelled = gt.keypoints[gts][:, idx, 2] > 0
+    pairs = labelled.sum(axis=0)
+
+    def mean(values: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(pairs > 0, (values * labelled).sum(axis=0) / pairs, np.nan)
+
+    owner = keypoint_owner(proto)
+    order = {name: i for i, name in enumerate(proto.parts)}
+    rows = [
+        {
+            "index": int(k),
+            "name": proto.keypoints[k],
+            "part": owner[k],
+            "similarity": _float(s),
+            "frac_50": _float(f50),
+            "frac_75": _float(f75),
+            "distance": _float(nd),
+            "pairs": int(n),
+        }
+        for k, s, f50, f75, nd, n in zip(
+            idx, mean(similarity), mean(similarity >= 0.5), mean(similarity >= 0.75), mean(normalized), pairs
+        )
+    ]
+    return sorted(rows, key=lambda r: (order.get(r["part"], len(order)), r["index"]))
+
+
+def per_image(result: EvalResult) -> List[Dict]:
+    """One row per image and scored part: GT (not ignored), predictions scored, true positives at
+    OKS 0.5 and 0.75, and the mean OKS of the true positives at 0.5 (None without any)."""
+    gt, preds = result.ground_truth, result.predictions
+    if gt is None or preds is None:
+        raise ValueError("per-image results need the native backend")
+    t50, t75 = _threshold_index(0.5), _threshold_index(0.75)
+    n_img = len(gt.image_ids)
+    rows = []
+    scored = {c.name: c for part in result.parts.values() for c in (part.components or (part,))}
+    for part, part_result in scored.items():
+        matches = part_result.matches
+        if matches is None:
+            continue
+        count = lambda idx, w=None: np.bincount(idx, weights=w, minlength=n_img)  # noqa: E731
+        n_gt = count(gt.image_index[~matches.gt_ignored])
+        dt_image = preds.image_index[matches.dt]
+        n_dt = count(dt_image)
+        tp50 = (matches.gt[t50] >= 0) & ~matches.dt_ignored[t50]
+        tp75 = (matches.gt[t75] >= 0) & ~matches.dt_ignored[t75]
+        m50, m75 = count(dt_image[tp50]), count(dt_image[tp75])
+        oks_sum = count(dt_image[tp50], matches.oks[t50][tp50])
+        for i in np.flatnonzero((n_gt > 0) | (n_dt > 0)):
+            rows.append({
+                "image_id": int(gt.image_ids[i]),
+                "file_name": gt.file_names[i],
+                "part": part,
+                "gt": int(n_gt[i]),
+                "predictions": int(n_dt[i]),
+                "matched_50": int(m50[i]),
+                "matched_75": int(m75[i]),
+                "mean_oks_50": float(oks_sum[i] / m50[i]) if m50[i] else None,
+            })
+    return rows
+
+
+def _float(value) -> "float | None":
+    return None if np.isnan(value) else float(value)
