@@ -49,8 +49,9 @@ def per_keypoint(result: EvalResult, part: str = "wholebody", threshold: float =
     tp = (matches.gt[t] >= 0) & ~matches.dt_ignored[t]
     dts, gts = matches.dt[tp], matches.gt[t][tp]
     idx = np.asarray(proto.parts[part])
-    d = preds.keypoints[dts][:, idx, :2].astype(np.float64) - gt.keypoints[gts][:, idx, :2]
-    dist2 = (d**2).sum(axis=2)
+    coord = np.dtype(proto.coordinate_dtype)  # differences taken as the OKS takes them
+    d = preds.keypoints[dts][:, idx, :2].astype(coord) - gt.keypoints[gts][:, idx, :2].astype(coord)
+    dist2 = (d.astype(np.float64) ** 2).sum(axis=2)
     area = gt.area[gts][:, None]
     variances = (np.asarray(proto.sigmas)[idx] * 2) ** 2
     similarity = np.exp(-dist2 / variances / (area + EPS) / 2)
