@@ -50,7 +50,7 @@ def per_keypoint(result: EvalResult, part: str = "wholebody", threshold: float =
     dts, gts = matches.dt[tp], matches.gt[t][tp]
     idx = np.asarray(proto.parts[part])
     coord = np.dtype(proto.coordinate_dtype)  # differences taken as the OKS takes them
-    d = preds.keypoints[dts][:, idx, :2].astype(coord) - gt.keypoints[gts][:, idx, :2].astype(coord)
+    d = preds.keypoints[dts][:, idx].astype(coord) - gt.keypoints[gts][:, idx, :2].astype(coord)
     dist2 = (d.astype(np.float64) ** 2).sum(axis=2)
     area = gt.area[gts][:, None]
     variances = (np.asarray(proto.sigmas)[idx] * 2) ** 2

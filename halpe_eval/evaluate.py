@@ -10,7 +10,7 @@ import numpy as np
 
 from .accumulate import AREA_RANGES, IOU_THRESHOLDS, RECALL_THRESHOLDS, STAT_NAMES, precision_recall, summarize
 from .errors import InputError
-from .load import GroundTruth, PendingPredictions, Predictions, ground_truth_protocol, load_ground_truth, read_json
+from .load import GroundTruth, PredictionReader, Predictions, ground_truth_protocol, load_ground_truth, read_json
 from .match import select_candidates, greedy_match
 from .oks import pair_oks
 from .protocol import Protocol, load_protocol
@@ -106,29 +106,30 @@ def evaluate(
     """
     timings: Dict[str, float] = {}
     tic = time.perf_counter()
-    pending = None
+    reader = None if isinstance(preds, Predictions) else PredictionReader(preds)  # forks early, see there
     try:
         if not isinstance(gt, GroundTruth):
             gt_data, gt_name = read_json(gt) if isinstance(gt, (str, Path)) else (gt, None)
             gt_proto = ground_truth_protocol(gt_data, protocol, gt_name or "<ground truth>")
-            if not isinstance(preds, Predictions):  # prediction files parse in workers meanwhile
-                pending = PendingPredictions(preds, gt_proto)
+            if reader is not None:
+                reader.start(gt_proto)  # the predictions are parsed while the GT is converted
             gt = load_ground_truth(gt_data, gt_proto, name=gt_name)
             del gt_data  # the parsed JSON is several times the size of the arrays
         elif protocol is not None and load_protocol(protocol).num_keypoints != gt.protocol.num_keypoints:
             raise InputError(f"{gt.source}: read with protocol {gt.protocol.name}, not {load_protocol(protocol).name}")
+        elif reader is not None:
+            reader.start(gt.protocol)
         proto = gt.protocol if protocol is None else load_protocol(protocol)
         if sigmas is not None:
             proto = proto.with_sigmas(*(read_json(sigmas) if isinstance(sigmas, (str, Path)) else (sigmas,)))
         timings["load_gt"] = time.perf_counter() - tic
         tic = time.perf_counter()
-        if not isinstance(preds, Predictions):
-            pending = pending or PendingPredictions(preds, gt.protocol)
-            preds = pending.load(gt, allow_unknown_images)
+        if reader is not None:
+            preds = reader.load(gt, allow_unknown_images)
         timings["load_predictions"] = time.perf_counter() - tic
     finally:
-        if pending is not None:
-            pending.close()
+        if reader is not None:
+            reader.close()
 
     rows = proto.part_names(split_hands)
     needed = list(dict.fromkeys(p for row in rows for p in proto.mean_parts.get(row, (row,))))
@@ -175,7 +176,7 @@ def _evaluate_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: s
     cand = select_candidates(dt_group, score, keep, proto.max_detections, gt_group)
     cols = _as_slice(idx)
     oks = pair_oks(
-        preds.keypoints[cand.dt, cols, :2], gt.keypoints[:, cols], gt.area, gt.bbox,
+        preds.keypoints[cand.dt, cols], gt.keypoints[:, cols], gt.area, gt.bbox,
         cand.pair_dt, cand.pair_gt, np.asarray(proto.sigmas)[idx], proto.coordinate_dtype,
     )
     timings["oks"] = timings.get("oks", 0.0) + time.perf_counter() - tic

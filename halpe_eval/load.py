@@ -10,7 +10,6 @@ wrong.  Conventions follow the COCO API's ``COCO`` and ``loadRes``:
 """
 from __future__ import annotations
 
-import gc
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -59,7 +58,7 @@ class Predictions:
     format: str  # which accepted input format the file was in
     image_index: np.ndarray  # (D,) index into GroundTruth.image_ids
     category_index: np.ndarray  # (D,)
-    keypoints: np.ndarray  # (D, K, 3) x, y, score in the protocol's coordinate dtype
+    keypoints: np.ndarray  # (D, K, 2) x, y in the protocol's coordinate dtype (scores live on in ``positive``)
     score: np.ndarray  # (D,) float64
     area: np.ndarray  # (D,) float64, per loadRes (computed in float64 before any cast)
     positive: Dict[str, np.ndarray]  # part -> some keypoint score > 0 in it ('*': whole skeleton)
@@ -220,51 +219,69 @@ def load_predictions(
     COCO results, AlphaPose results (``image_id`` is a file name), and the
     protocol's nested per-part fields; gzip and '-' (stdin) for files.
     """
-    return PendingPredictions(source, gt.protocol, name).load(gt, allow_unknown_images)
+    reader = PredictionReader(source, name)
+    try:
+        reader.start(gt.protocol)
+        return reader.load(gt, allow_unknown_images)
+    finally:
+        reader.close()
 
 
 PARALLEL_MIN_BYTES = 32 << 20  # below this, worker processes cost more than they save
 
 
-class PendingPredictions:
-    """Predictions being read, in worker processes when that pays, while the caller does other work.
+class PredictionReader:
+    """Reads predictions, in worker processes when that pays, while the caller does other work.
 
-    A large plain file is cut at a record boundary near its middle and each half
-    is parsed and converted by its own process (fork); ``load`` collects them.
-    Any problem in a worker (an invalid record, a cut that does not parse)
-    falls back to the serial reader, which also words the error exactly.
+    Make it first, then ``start(protocol)``, then ``load(gt)``; ``close()`` in any case.
+    For a large plain file two workers are forked at once, while this process is
+    still small: forked later, they would share the parsed GT's pages and, once
+    this process frees them, own a copy.  ``start`` cuts the file at a record
+    boundary near its middle and gives each worker a half.  Any problem in a
+    worker (an invalid record, a cut that does not parse) falls back to the
+    serial reader, which also words the error exactly.
     """
 
-    def __init__(self, source, protocol: Protocol, name: Optional[str] = None, workers: Optional[int] = None):
-        self.source, self.protocol = source, protocol
+    def __init__(self, source, name: Optional[str] = None, workers: Optional[int] = None):
+        self.source = source
         self.name = display_name(source) if isinstance(source, (str, Path)) else (name or "<predictions>")
-        self._futures = None
+        self.protocol: Optional[Protocol] = None
+        self._pool, self._futures = None, None
         workers = workers if workers is not None else min(2, os.cpu_count() or 1)
         if workers > 1 and isinstance(source, (str, Path)) and _parallel_ok(source):
-            self._futures = _start_workers(str(source), protocol, workers)
+            try:
+                context = multiprocessing.get_context("fork")
+            except ValueError:  # no fork on this platform: read serially
+                return
+            self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            self._pool.submit(_ready)  # a fork-context pool forks all its workers on the first submit
+
+    def start(self, protocol: Protocol) -> None:
+        self.protocol = protocol
+        if self._pool is not None:
+            self._futures = _submit_halves(self._pool, str(self.source), protocol, self._pool._max_workers)
 
     def load(self, gt: GroundTruth, allow_unknown_images: bool = False) -> Predictions:
         cols = None
         if self._futures is not None:
             try:
-                cols = _Columns.concatenate([f.result() for f in self._futures])
+                cols = _Columns.concatenate([c for f in self._futures for c in f.result()])
             except Exception:  # noqa: BLE001 - the serial reader re-reads and reports precisely
                 cols = None
-            finally:
-                self.close()
+            self.close()
         if cols is None:
-            cols = self._serial_columns()
+            chunks = iter_array_chunks(self.source) if isinstance(self.source, (str, Path)) else iter([self.source])
+            cols = _Columns.concatenate(_columns_of_chunks(chunks, self.protocol or gt.protocol, self.name))
         return _finish_predictions(cols, gt, self.name, allow_unknown_images)
 
     def close(self) -> None:
-        if self._futures is not None:
-            for f in self._futures:
-                f.cancel()
-            self._futures = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool, self._futures = None, None
 
-    def _serial_columns(self) -> "_Columns":
-        chunks = iter_array_chunks(self.source) if isinstance(self.source, (str, Path)) else iter([self.source])
-        return _columns_of_chunks(chunks, self.protocol, self.name)
+
+def _ready() -> None:
+    """Nothing: submitted once so that the pool forks its workers now."""
 
 
 def _parallel_ok(path) -> bool:
@@ -277,11 +294,8 @@ def _parallel_ok(path) -> bool:
         return False
 
 
-def _start_workers(path: str, protocol: Protocol, workers: int):
-    try:
-        context = multiprocessing.get_context("fork")
-    except ValueError:  # no fork on this platform
-        return None
+def _submit_halves(pool, path: str, protocol: Protocol, workers: int):
+    """One task per worker over consecutive byte ranges cut between records; None if no clean cut."""
     size = os.path.getsize(path)
     cuts = [0]
     for k in range(1, workers):
@@ -292,19 +306,12 @@ def _start_workers(path: str, protocol: Protocol, workers: int):
     first = _first_record(path)
     if first is None:
         return None
-    bbox_area = isinstance(first.get("bbox"), list) and first["bbox"] != []
+    bbox_area = isinstance(first.get("bbox"), list) and first["bbox"] != []  # loadRes: the first result decides
     ranges = [(a if a == 0 else a + 1, b) for a, b in zip(cuts, cuts[1:] + [size])]
-    gc.freeze()  # forked children then leave the parent's objects' pages shared
-    try:
-        pool = ProcessPoolExecutor(max_workers=len(ranges), mp_context=context)
-        futures = [pool.submit(_read_range, path, a, b, protocol, bbox_area) for a, b in ranges]
-        pool.shutdown(wait=False)
-    finally:
-        gc.unfreeze()
-    return futures
+    return [pool.submit(_read_range, path, a, b, protocol, bbox_area) for a, b in ranges]
 
 
-def _read_range(path: str, start: int, stop: int, protocol: Protocol, bbox_area: bool) -> "_Columns":
+def _read_range(path: str, start: int, stop: int, protocol: Protocol, bbox_area: bool) -> List["_Columns"]:
     return _columns_of_chunks(iter_range_chunks(path, start, stop), protocol, path, bbox_area)
 
 
@@ -314,7 +321,7 @@ def _first_record(path: str) -> Optional[dict]:
     return None
 
 
-def _columns_of_chunks(chunks, protocol: Protocol, name: str, bbox_area: Optional[bool] = None) -> "_Columns":
+def _columns_of_chunks(chunks, protocol: Protocol, name: str, bbox_area: Optional[bool] = None) -> List["_Columns"]:
     columns: List[_Columns] = []
     offset = 0
     for chunk in chunks:
@@ -324,7 +331,7 @@ def _columns_of_chunks(chunks, protocol: Protocol, name: str, bbox_area: Optiona
         bbox_area = columns[0].bbox_area
         offset += len(chunk)
         del chunk
-    return _Columns.concatenate(columns)
+    return columns
 
 
 @dataclass
@@ -413,7 +420,7 @@ def _chunk_columns(records: list, offset: int, protocol: Protocol, name: str, bb
         image_ids=image_ids,
         category_ids=np.array(categories, dtype=np.int64),
         score=score,
-        keypoints=keypoints.astype(protocol.coordinate_dtype, copy=False),
+        keypoints=keypoints[:, :, :2].astype(protocol.coordinate_dtype),  # scores are used up: positive
         area=area,
         positive=positive,
         part_scores=part_scores,

@@ -1,0 +1,174 @@
+"""End-to-end benchmark, all contenders in one run: python benchmarks/run.py --scale val [--repeat 3]
+
+Each contender runs as a whole process (interpreter start, imports, parsing, scoring, output):
+
+- native:     halpe-eval GT PRED --format json -q
+- reference:  halpe-eval GT PRED --backend reference --format json -q   (halpecocotools itself)
+- faster-coco-eval: five per-part keypoint evaluations on one parse (if faster-coco-eval is installed)
+- floor:      parse both files with halpe-eval's reader and convert the keypoints to arrays (one process)
+
+Wall time is the median over --repeat runs (the reference runs --reference-repeat times). Memory is
+the peak, over the run, of the summed PSS (proportional set size) of the process and all its
+children, sampled every 20 ms from /proc: PSS counts pages shared between forked workers once, so
+the sum is the memory the run really holds. The native and reference JSON must agree to 1e-9, or
+the benchmark fails. Data come from benchmarks/generate.py (generated on first use).
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from generate import SCALES, paths  # noqa: E402
+
+
+def tree(pid: int) -> list:
+    """pid and all its descendants."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                todo += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+    return out
+
+
+def pss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def measure(cmd: list) -> tuple:
+    """(wall seconds, peak summed PSS in MiB, stdout) of one run of ``cmd``."""
+    peak = [0]
+    tic = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], sum(pss_kib(p) for p in tree(proc.pid)))
+            done.wait(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = proc.communicate()
+    wall = time.perf_counter() - tic
+    done.set()
+    sampler.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{err.decode()[-2000:]}")
+    return wall, peak[0] / 1024, out
+
+
+def run(name: str, cmd: list, repeat: int) -> dict:
+    walls, mems, out = [], [], b""
+    for _ in range(repeat):
+        wall, mem, out = measure(cmd)
+        walls.append(wall)
+        mems.append(mem)
+        print(f"  {name}: {wall:.2f} s, {mem:.0f} MiB", file=sys.stderr)
+    return {"name": name, "wall": statistics.median(walls), "memory": max(mems), "runs": repeat, "out": out}
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import numpy
+
+    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {numpy.__version__}, "
+            f"{datetime.date.today().isoformat()}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", choices=sorted(SCALES), default="val")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--reference-repeat", type=int, default=1)
+    parser.add_argument("--no-reference", action="store_true", help="skip halpecocotools (slow at large scale)")
+    parser.add_argument("--no-peers", action="store_true", help="skip faster-coco-eval")
+    parser.add_argument("--data", type=Path, default=HERE / "data")
+    args = parser.parse_args()
+
+    gt, preds = paths(args.scale, args.data)
+    if not (gt.exists() and preds.exists()):
+        subprocess.run([sys.executable, str(HERE / "generate.py"), "--scale", args.scale, "--out", str(args.data)],
+                       check=True)
+    py = sys.executable
+    contenders = [("native", [py, "-m", "halpe_eval.cli", gt, preds, "--format", "json", "-q"], args.repeat)]
+    if not args.no_reference:
+        contenders.append(("reference (halpecocotools)",
+                           [py, "-m", "halpe_eval.cli", gt, preds, "--backend", "reference", "--format", "json", "-q"],
+                           args.reference_repeat))
+    if not args.no_peers:
+        try:
+            import faster_coco_eval  # noqa: F401
+
+            contenders.append(("faster-coco-eval, 5 parts",
+                               [py, HERE / "peers" / "faster_coco_eval_per_part.py", gt, preds], args.repeat))
+        except ImportError:
+            print("faster-coco-eval not installed: skipped (pip install faster-coco-eval)", file=sys.stderr)
+    contenders.append(("floor (parse + convert)", [py, HERE / "floor.py", gt, preds], args.repeat))
+
+    print(f"scale {args.scale}: {gt.stat().st_size / 2**20:.0f} MiB GT, {preds.stat().st_size / 2**20:.0f} MiB "
+          "predictions", file=sys.stderr)
+    results = {name: run(name, [str(c) for c in cmd], n) for name, cmd, n in contenders}
+
+    native = results["native"]
+    if "reference (halpecocotools)" in results:
+        ours = json.loads(native["out"])["parts"]
+        theirs = json.loads(results["reference (halpecocotools)"]["out"])["parts"]
+        for part, stats in ours.items():
+            for stat, value in stats.items():
+                other = theirs[part][stat]
+                if (value is None) != (other is None) or (value is not None and abs(value - other) > 1e-9):
+                    raise SystemExit(f"MISMATCH {part}.{stat}: native {value} vs reference {other}")
+        print("native == reference on all 50 statistics (1e-9)", file=sys.stderr)
+
+    floor = results["floor (parse + convert)"]
+    lines = [
+        f"Scale `{args.scale}` ({SCALES[args.scale]:,} images; predictions {preds.stat().st_size / 2**20:.0f} MiB). "
+        f"Machine: {machine()}.",
+        "",
+        "| contender | wall (median) | peak memory (PSS) | native is faster by | native memory ratio |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name, r in results.items():
+        speed = "" if r is native else f"{r['wall'] / native['wall']:.1f}x"
+        memory = "" if r is native else f"{native['memory'] / r['memory']:.2f}"
+        lines.append(f"| {name} | {r['wall']:.2f} s ({r['runs']} runs) | {r['memory']:.0f} MiB | {speed} | {memory} |")
+    lines += ["", f"native / floor wall: {native['wall'] / floor['wall']:.2f}x"]
+    if "reference (halpecocotools)" in results:
+        lines.append("native and reference agree on all 50 statistics to 1e-9.")
+    table = "\n".join(lines)
+    print(table)
+    (HERE / "results").mkdir(exist_ok=True)
+    (HERE / "results" / f"{args.scale}.md").write_text(
+        f"# {args.scale}\n\n`python benchmarks/run.py --scale {args.scale} --repeat {args.repeat}`\n\n{table}\n")
+
+
+if __name__ == "__main__":
+    main()
