@@ -3,7 +3,8 @@
 Each contender runs as a whole process (interpreter start, imports, parsing, scoring, output):
 
 - native:     halpe-eval GT PRED --format json -q
-- reference:  halpe-eval GT PRED --backend reference --format json -q   (halpecocotools itself)
+- reference:  halpe-eval GT PRED --backend reference --format json -q   (halpecocotools behind our checks)
+- halpecocotools alone: json.load + halpecocotools, as a user runs it (peers/halpecocotools_alone.py)
 - faster-coco-eval: five per-part keypoint evaluations on one parse (if faster-coco-eval is installed)
 - floor:      parse both files with halpe-eval's reader and convert the keypoints to arrays (one process)
 
@@ -122,6 +123,8 @@ def main() -> None:
     if not args.no_reference:
         contenders.append(("reference (halpecocotools)",
                            [py, "-m", "halpe_eval.cli", gt, preds, "--backend", "reference", "--format", "json", "-q"],
+                           args.reference_repeat))
+        contenders.append(("halpecocotools alone", [py, HERE / "peers" / "halpecocotools_alone.py", gt, preds],
                            args.reference_repeat))
     if not args.no_peers:
         try:

@@ -44,7 +44,7 @@ def per_keypoint(result: EvalResult, part: str = "wholebody", threshold: float =
     proto, gt, preds = result.protocol, result.ground_truth, result.predictions
     matches = result.parts[part].matches
     if matches is None or gt is None or preds is None:
-        raise ValueError(f"part {part!r} has no kept matches (a mean part, or the reference backend)")
+        raise ValueError(f"part {part!r} has no kept matches: evaluate(..., keep_matches=True), native backend")
     t = _threshold_index(threshold)
     tp = (matches.gt[t] >= 0) & ~matches.dt_ignored[t]
     dts, gts = matches.dt[tp], matches.gt[t][tp]
@@ -87,8 +87,9 @@ def per_image(result: EvalResult) -> List[Dict]:
     """One row per image and scored part: GT (not ignored), predictions scored, true positives at
     OKS 0.5 and 0.75, and the mean OKS of the true positives at 0.5 (None without any)."""
     gt, preds = result.ground_truth, result.predictions
-    if gt is None or preds is None:
-        raise ValueError("per-image results need the native backend")
+    if gt is None or preds is None or not any(
+            c.matches is not None for p in result.parts.values() for c in (p.components or (p,))):
+        raise ValueError("per-image results need evaluate(..., keep_matches=True) on the native backend")
     t50, t75 = _threshold_index(0.5), _threshold_index(0.75)
     n_img = len(gt.image_ids)
     rows = []

@@ -85,10 +85,11 @@ def _stat_list(ctx, param, value):
 @click.option("--per-image", "per_image_file", metavar="FILE.csv", default=None,
               help="Write per-image, per-part counts, matches and mean OKS to FILE.csv.")
 @click.option("--plot", "plot_dir", metavar="DIR", default=None, help="Write PR-curve PNGs, one per part, to DIR.")
+@click.option("--profile", is_flag=True, help="Print the time of each stage on stderr.")
 @click.option("--quiet", "-q", is_flag=True, help="No warnings or progress on stderr.")
 @click.version_option(__version__, prog_name="halpe-eval")
 def main(gt, preds, protocol, backend, fmt, output, split_hands, sigmas_file, allow_unknown_images, gates,
-         names, stats, per_keypoint, per_image_file, plot_dir, quiet):
+         names, stats, per_keypoint, per_image_file, plot_dir, profile, quiet):
     """Score whole-body keypoint predictions (COCO results) against COCO-format ground truth.
 
     Prints OKS AP/AR per part (body, foot, face, hands, wholebody) with the
@@ -104,7 +105,9 @@ def main(gt, preds, protocol, backend, fmt, output, split_hands, sigmas_file, al
     tic = time.perf_counter()
     try:
         with _progress(len(preds), quiet) as step:
-            results = _evaluate_all(gt, preds, protocol, backend, split_hands, sigmas_file, allow_unknown_images, step)
+            results = _evaluate_all(gt, preds, protocol, backend, step, split_hands=split_hands, sigmas=sigmas_file,
+                                    allow_unknown_images=allow_unknown_images,
+                                    keep_matches=bool(per_keypoint or per_image_file))
         thresholds = [parse_threshold(spec, list(results[0].parts)) for spec in gates]
     except InputError as exc:
         _fail(str(exc))
@@ -118,6 +121,11 @@ def main(gt, preds, protocol, backend, fmt, output, split_hands, sigmas_file, al
         for name, result in zip(names, results):
             for warning in result.warnings:
                 click.echo(f"halpe-eval: warning: {warning}", err=True)
+    if profile:
+        for name, result in zip(names, results):
+            run = f" {name}" if len(results) > 1 else ""
+            stages = "  ".join(f"{stage} {seconds:.3f}s" for stage, seconds in result.timings.items())
+            click.echo(f"halpe-eval: profile{run}: {stages}  total {sum(result.timings.values()):.3f}s", err=True)
     keypoints = [_per_keypoint(r) for r in results] if per_keypoint else None
     document = to_json(results, names, keypoints, version=__version__)
     try:
@@ -163,16 +171,16 @@ def _run_names(preds) -> list:
     return stems if len(set(stems)) == len(stems) else [f"{i + 1}:{s}" for i, s in enumerate(stems)]
 
 
-def _evaluate_all(gt, preds, protocol, backend, split_hands, sigmas, allow_unknown, step):
+def _evaluate_all(gt, preds, protocol, backend, step, **options):
     if backend == "reference":
         from .reference import evaluate_reference
 
         results = []
         for p in preds:
-            results.append(evaluate_reference(gt, p, protocol, split_hands=split_hands))
+            results.append(evaluate_reference(gt, p, protocol, split_hands=options["split_hands"]))
             step("done", 1.0)
         return results
-    options = dict(split_hands=split_hands, sigmas=sigmas, allow_unknown_images=allow_unknown, progress=step)
+    options["progress"] = step
     if len(preds) == 1:  # evaluate() overlaps reading the GT with parsing the predictions
         return [evaluate(gt, preds[0], protocol, **options)]
     ground_truth = load_ground_truth(gt, protocol)  # parsed once for every run

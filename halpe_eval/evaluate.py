@@ -30,7 +30,7 @@ class PartResult:
     precision: np.ndarray
     recall: np.ndarray
     scores: np.ndarray
-    matches: Optional["Matches"] = None  # None for mean parts and the reference backend
+    matches: Optional["Matches"] = None  # with evaluate(keep_matches=True); never for mean parts
     components: Tuple["PartResult", ...] = ()  # the parts a mean part averages
 
 
@@ -95,6 +95,7 @@ def evaluate(
     sigmas: Union[Sequence[float], str, Path, None] = None,
     allow_unknown_images: bool = False,
     progress: Optional[Callable[[str, float], None]] = None,
+    keep_matches: bool = False,
 ) -> EvalResult:
     """Score ``preds`` against ``gt`` per part of ``protocol`` (detected from the GT when None).
 
@@ -103,6 +104,7 @@ def evaluate(
     overrides the protocol's table.  ``allow_unknown_images`` drops predictions on
     images the GT does not have (with a warning) instead of refusing them.
     ``progress(stage, fraction_done)`` is called after loading and after each part.
+    ``keep_matches`` keeps each part's matching (:class:`Matches`) for the breakdowns.
     """
     timings: Dict[str, float] = {}
     tic = time.perf_counter()
@@ -137,7 +139,7 @@ def evaluate(
     report("loaded", 1 / (len(needed) + 1))
     scored = {}
     for i, name in enumerate(needed):
-        scored[name] = _evaluate_part(gt, preds, proto, name, timings)
+        scored[name] = _evaluate_part(gt, preds, proto, name, timings, keep_matches)
         report(name, (i + 2) / (len(needed) + 1))
     parts = {row: scored[row] if row in scored else mean_part(row, [scored[p] for p in proto.mean_parts[row]])
              for row in rows}
@@ -155,7 +157,8 @@ def evaluate(
     )
 
 
-def _evaluate_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: str, timings) -> PartResult:
+def _evaluate_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: str, timings,
+                   keep_matches: bool) -> PartResult:
     tic = time.perf_counter()
     idx = np.asarray(proto.parts[part])
     n_images = len(gt.image_ids)
@@ -174,10 +177,9 @@ def _evaluate_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: s
         score = np.where(np.isnan(part_score), score, part_score)
 
     cand = select_candidates(dt_group, score, keep, proto.max_detections, gt_group)
-    cols = _as_slice(idx)
     oks = pair_oks(
-        preds.keypoints[cand.dt, cols], gt.keypoints[:, cols], gt.area, gt.bbox,
-        cand.pair_dt, cand.pair_gt, np.asarray(proto.sigmas)[idx], proto.coordinate_dtype,
+        preds.keypoints, gt.keypoints, gt.area, gt.bbox, cand.dt[cand.pair_dt], cand.pair_gt,
+        _as_slice(idx), np.asarray(proto.sigmas)[idx], proto.coordinate_dtype,
     )
     timings["oks"] = timings.get("oks", 0.0) + time.perf_counter() - tic
     tic = time.perf_counter()
@@ -212,8 +214,10 @@ def _evaluate_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: s
             score[cand.dt[sel]], sel, true_pos[:, :, sel], dt_ignored[:, :, sel], n_positive
         )
     timings["accumulate"] = timings.get("accumulate", 0.0) + time.perf_counter() - tic
-    matches = Matches(cand.dt, matched[0], _oks_of(cand, oks, matched[0], len(gt.ann_ids)), dt_ignored[0],
-                      gt_ignored[0])
+    matches = None
+    if keep_matches:
+        matches = Matches(cand.dt, matched[0], _oks_of(cand, oks, matched[0], len(gt.ann_ids)), dt_ignored[0],
+                          gt_ignored[0])
     return PartResult(part, summarize(precision, recall), precision, recall, scores, matches)
 
 

@@ -31,7 +31,7 @@ except ImportError:  # pragma: no cover - orjson is a declared dependency
 
     _DECODE_ERRORS = (ValueError,)
 
-CHUNK_BYTES = 8 << 20
+CHUNK_BYTES = 2 << 20
 _RECORD_GAP = re.compile(rb"\}\s*,\s*\{")
 _WHITESPACE = b" \t\r\n"
 

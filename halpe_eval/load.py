@@ -228,6 +228,7 @@ def load_predictions(
 
 
 PARALLEL_MIN_BYTES = 32 << 20  # below this, worker processes cost more than they save
+RANGE_BYTES = 24 << 20  # bytes of prediction file per worker task
 
 
 class PredictionReader:
@@ -236,8 +237,8 @@ class PredictionReader:
     Make it first, then ``start(protocol)``, then ``load(gt)``; ``close()`` in any case.
     For a large plain file two workers are forked at once, while this process is
     still small: forked later, they would share the parsed GT's pages and, once
-    this process frees them, own a copy.  ``start`` cuts the file at a record
-    boundary near its middle and gives each worker a half.  Any problem in a
+    this process frees them, own a copy.  ``start`` cuts the file between
+    records into ranges of ~RANGE_BYTES, one task each.  Any problem in a
     worker (an invalid record, a cut that does not parse) falls back to the
     serial reader, which also words the error exactly.
     """
@@ -259,7 +260,7 @@ class PredictionReader:
     def start(self, protocol: Protocol) -> None:
         self.protocol = protocol
         if self._pool is not None:
-            self._futures = _submit_halves(self._pool, str(self.source), protocol, self._pool._max_workers)
+            self._futures = _submit_ranges(self._pool, str(self.source), protocol)
 
     def load(self, gt: GroundTruth, allow_unknown_images: bool = False) -> Predictions:
         cols = None
@@ -294,12 +295,15 @@ def _parallel_ok(path) -> bool:
         return False
 
 
-def _submit_halves(pool, path: str, protocol: Protocol, workers: int):
-    """One task per worker over consecutive byte ranges cut between records; None if no clean cut."""
+def _submit_ranges(pool, path: str, protocol: Protocol):
+    """One task per ~RANGE_BYTES of the file, cut between records; None if a cut cannot be found.
+
+    Small tasks keep each worker's memory to one range's arrays, and results stream back in order.
+    """
     size = os.path.getsize(path)
     cuts = [0]
-    for k in range(1, workers):
-        cut = split_point(path, size * k // workers)
+    for near in range(RANGE_BYTES, size - RANGE_BYTES // 2, RANGE_BYTES):
+        cut = split_point(path, near)
         if cut is None or cut <= cuts[-1]:
             return None
         cuts.append(cut)
@@ -355,11 +359,19 @@ class _Columns:
         chunks = [c for c in chunks if len(c.score)] or chunks[:1]
         cat = lambda attr: np.concatenate([getattr(c, attr) for c in chunks])  # noqa: E731
         keys = lambda attr: {k for c in chunks for k in getattr(c, attr)}  # noqa: E731
+        # The keypoints are most of the memory: copy them into place chunk by chunk, freeing as we go.
+        keypoints = np.empty((sum(len(c.score) for c in chunks),) + chunks[0].keypoints.shape[1:],
+                             dtype=chunks[0].keypoints.dtype)
+        at = 0
+        for c in chunks:
+            keypoints[at : at + len(c.score)] = c.keypoints
+            at += len(c.score)
+            c.keypoints = None
         return _Columns(
             image_ids=[i for c in chunks for i in c.image_ids],
             category_ids=cat("category_ids"),
             score=cat("score"),
-            keypoints=cat("keypoints"),
+            keypoints=keypoints,
             area=cat("area"),
             positive={k: np.concatenate([c.positive[k] for c in chunks]) for k in chunks[0].positive},
             part_scores={

@@ -18,25 +18,26 @@ BLOCK_PAIRS = 4096  # pairs per block: bounds temporaries to a few MB per part
 
 
 def pair_oks(
-    dt_keypoints: np.ndarray,
+    dt_xy: np.ndarray,
     gt_keypoints: np.ndarray,
     gt_area: np.ndarray,
     gt_bbox: np.ndarray,
     pair_dt: np.ndarray,
     pair_gt: np.ndarray,
+    columns,
     sigmas: np.ndarray,
     dtype: str = "float64",
 ) -> np.ndarray:
-    """OKS of each pair ``(pair_dt[i], pair_gt[i])``.
+    """OKS of each pair ``(pair_dt[i], pair_gt[i])`` over the keypoints ``columns`` (a slice or indices).
 
-    ``dt_keypoints`` (D, K, 2 or 3) and ``gt_keypoints`` (G, K, 3) hold the part's
-    keypoints only; ``sigmas`` (K,) are theirs.  Blocks run on two threads
-    (numpy releases the GIL in the arithmetic).
+    ``dt_xy`` (D, K, 2) and ``gt_keypoints`` (G, K, 3) hold whole skeletons; each block of
+    pairs gathers only its rows and the part's columns, so memory stays bounded.  ``sigmas``
+    are the part's.  Blocks run on two threads (numpy releases the GIL in the arithmetic).
     """
     coord = np.dtype(dtype)
-    dt_xy = np.ascontiguousarray(dt_keypoints[:, :, :2], dtype=coord)
-    gt_xy = np.ascontiguousarray(gt_keypoints[:, :, :2], dtype=coord)
-    labelled = gt_keypoints[:, :, 2] > 0
+    part_gt = gt_keypoints[:, columns]
+    gt_xy = part_gt[:, :, :2].astype(coord)
+    labelled = part_gt[:, :, 2] > 0
     n_labelled = labelled.sum(axis=1)
     variances = (np.asarray(sigmas, dtype=np.float64) * 2) ** 2
     scale = gt_area + EPS
@@ -47,7 +48,8 @@ def pair_oks(
 
     def block(start: int) -> None:
         sl = slice(start, start + BLOCK_PAIRS)
-        d, g = dt_xy[pair_dt[sl]], pair_gt[sl]
+        d = dt_xy[pair_dt[sl]][:, columns].astype(coord, copy=False)
+        g = pair_gt[sl]
         oks = out[sl]
         lab = n_labelled[g] > 0
         if lab.any():

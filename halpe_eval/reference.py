@@ -20,7 +20,6 @@ from 1) and returns an :class:`EvalResult` like the native engine's.
 from __future__ import annotations
 
 import contextlib
-import copy
 import importlib
 import io
 import sys
@@ -94,9 +93,9 @@ def run_halpecocotools(gt: dict, preds: list) -> Dict[str, Tuple[np.ndarray, np.
             ) from None
         hcoco.unicode = str
         coco_gt = hcoco.COCO()
-        coco_gt.dataset = copy.deepcopy(gt)
+        coco_gt.dataset = _fresh_records(gt)
         coco_gt.createIndex()
-        coco_dt = coco_gt.loadRes(copy.deepcopy(preds))
+        coco_dt = coco_gt.loadRes([dict(p) for p in preds])
         ev = COCOeval(coco_gt, coco_dt, "keypoints")
         ev.evaluate()
         ev.accumulate()
@@ -116,9 +115,9 @@ def run_pycocotools(gt: dict, preds: list, sigmas=None) -> Dict[str, Tuple[np.nd
 
     with contextlib.redirect_stdout(io.StringIO()):
         coco_gt = COCO()
-        coco_gt.dataset = copy.deepcopy(gt)
+        coco_gt.dataset = _fresh_records(gt)
         coco_gt.createIndex()
-        ev = COCOeval(coco_gt, coco_gt.loadRes(copy.deepcopy(preds)), "keypoints")
+        ev = COCOeval(coco_gt, coco_gt.loadRes([dict(p) for p in preds]), "keypoints")
         if sigmas is not None:
             ev.params.kpt_oks_sigmas = np.asarray(sigmas)
         ev.evaluate()
@@ -158,9 +157,9 @@ def run_xtcocotools(gt: dict, preds: list, proto: Protocol) -> Dict[str, Tuple[n
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             coco_gt = COCO()
-            coco_gt.dataset = copy.deepcopy(gt)
+            coco_gt.dataset = _fresh_records(gt)
             coco_gt.createIndex()
-            coco_dt = coco_gt.loadRes(copy.deepcopy(preds))
+            coco_dt = coco_gt.loadRes([dict(p) for p in preds])
             sigmas = np.asarray(proto.sigmas)[list(proto.parts[part])]
             ev = COCOeval(coco_gt, coco_dt, iou_type, sigmas, use_area=True)
             ev.evaluate()
@@ -168,6 +167,11 @@ def run_xtcocotools(gt: dict, preds: list, proto: Protocol) -> Dict[str, Tuple[n
             ev.summarize()
         out[part] = (ev.eval["precision"][..., 0], ev.eval["recall"][..., 0], np.asarray(ev.stats))
     return out
+
+
+def _fresh_records(gt: dict) -> dict:
+    """The GT with new annotation dicts: the oracles write flags into them, never into their lists."""
+    return dict(gt, annotations=[dict(a) for a in gt["annotations"]])
 
 
 def nest(record: dict, proto: Protocol) -> dict:
