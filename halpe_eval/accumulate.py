@@ -40,10 +40,11 @@ def precision_recall(
     score_at = -np.ones((n_thr, n_rec, n_area))
     order = np.lexsort((sort_key, -scores))
     sorted_scores = scores[order]
-    tp = true_pos[:, :, order] & ~ignored[:, :, order]
-    fp = ~true_pos[:, :, order] & ~ignored[:, :, order]
-    tp_sum = np.cumsum(tp, axis=2, dtype=np.float64)
-    fp_sum = np.cumsum(fp, axis=2, dtype=np.float64)
+    counted = ~ignored[:, :, order]
+    hit = true_pos[:, :, order]
+    # Integer running counts (exact, like the oracle's float cumsum of booleans), divided in float64 below.
+    tp_sum = np.cumsum(hit & counted, axis=2, dtype=np.int32)
+    fp_sum = np.cumsum(~hit & counted, axis=2, dtype=np.int32)
     for a in range(n_area):
         if n_positive[a] == 0:
             continue

@@ -118,7 +118,7 @@ def main(gt, preds, protocol, backend, fmt, output, split_hands, sigmas_file, al
     seconds = time.perf_counter() - tic
 
     if not quiet:
-        for name, result in zip(names, results):
+        for result in results:
             for warning in result.warnings:
                 click.echo(f"halpe-eval: warning: {warning}", err=True)
     if profile:

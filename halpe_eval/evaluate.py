@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
@@ -62,6 +63,23 @@ class EvalResult:
     prediction_format: str = ""
     ground_truth: Optional[GroundTruth] = field(default=None, repr=False)  # the arrays scored
     predictions: Optional[Predictions] = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, protocol: Protocol, parts: Dict[str, PartResult], gt: GroundTruth, preds: Predictions,
+           timings: Dict[str, float]) -> "EvalResult":
+        """The result of scoring ``preds`` against ``gt``: counts and warnings come from them."""
+        return cls(
+            protocol=protocol,
+            parts=parts,
+            num_images=len(gt.image_ids),
+            num_gt=len(gt.ann_ids),
+            num_predictions=len(preds),
+            warnings=gt.warnings + preds.warnings,
+            timings=timings,
+            prediction_format=preds.format,
+            ground_truth=gt,
+            predictions=preds,
+        )
 
     def stats(self) -> Dict[str, Dict[str, Optional[float]]]:
         return {name: dict(part.stats) for name, part in self.parts.items()}
@@ -138,27 +156,22 @@ def evaluate(
     report = progress or (lambda stage, fraction: None)
     report("loaded", 1 / (len(needed) + 1))
     scored = {}
-    for i, name in enumerate(needed):
-        scored[name] = _evaluate_part(gt, preds, proto, name, timings, keep_matches)
-        report(name, (i + 2) / (len(needed) + 1))
+    with ThreadPoolExecutor(max_workers=2) as pool:  # parts are independent; numpy releases the GIL
+        futures = {name: pool.submit(_evaluate_part, gt, preds, proto, name, keep_matches) for name in needed}
+        for i, name in enumerate(needed):
+            scored[name], part_timings = futures[name].result()
+            for stage, seconds in part_timings.items():  # summed over parts (CPU-side view)
+                timings[stage] = timings.get(stage, 0.0) + seconds
+            report(name, (i + 2) / (len(needed) + 1))
     parts = {row: scored[row] if row in scored else mean_part(row, [scored[p] for p in proto.mean_parts[row]])
              for row in rows}
-    return EvalResult(
-        protocol=proto,
-        parts=parts,
-        num_images=len(gt.image_ids),
-        num_gt=len(gt.ann_ids),
-        num_predictions=len(preds),
-        warnings=gt.warnings + preds.warnings,
-        timings=timings,
-        prediction_format=preds.format,
-        ground_truth=gt,
-        predictions=preds,
-    )
+    return EvalResult.of(proto, parts, gt, preds, timings)
 
 
-def _evaluate_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: str, timings,
-                   keep_matches: bool) -> PartResult:
+def _evaluate_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: str,
+                   keep_matches: bool) -> Tuple[PartResult, Dict[str, float]]:
+    """One part: candidates -> OKS -> matching -> PR arrays; also the seconds spent in each stage."""
+    timings: Dict[str, float] = {}
     tic = time.perf_counter()
     idx = np.asarray(proto.parts[part])
     n_images = len(gt.image_ids)
@@ -181,7 +194,7 @@ def _evaluate_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: s
         preds.keypoints, gt.keypoints, gt.area, gt.bbox, cand.dt[cand.pair_dt], cand.pair_gt,
         _as_slice(idx), np.asarray(proto.sigmas)[idx], proto.coordinate_dtype,
     )
-    timings["oks"] = timings.get("oks", 0.0) + time.perf_counter() - tic
+    timings["oks"] = time.perf_counter() - tic
     tic = time.perf_counter()
 
     no_keypoints = ~(gt.keypoints[:, idx, 2] > 0).any(axis=1)
@@ -198,7 +211,7 @@ def _evaluate_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: s
     true_pos = matched >= 0
     area_axis = np.arange(len(ranges))[:, None, None]
     dt_ignored = np.where(true_pos, gt_ignored[area_axis, np.maximum(matched, 0)], dt_out[:, None, :])
-    timings["match"] = timings.get("match", 0.0) + time.perf_counter() - tic
+    timings["match"] = time.perf_counter() - tic
     tic = time.perf_counter()
 
     n_cat = len(gt.category_ids)
@@ -213,12 +226,12 @@ def _evaluate_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: s
         precision[:, :, k], recall[:, k], scores[:, :, k] = precision_recall(
             score[cand.dt[sel]], sel, true_pos[:, :, sel], dt_ignored[:, :, sel], n_positive
         )
-    timings["accumulate"] = timings.get("accumulate", 0.0) + time.perf_counter() - tic
+    timings["accumulate"] = time.perf_counter() - tic
     matches = None
     if keep_matches:
         matches = Matches(cand.dt, matched[0], _oks_of(cand, oks, matched[0], len(gt.ann_ids)), dt_ignored[0],
                           gt_ignored[0])
-    return PartResult(part, summarize(precision, recall), precision, recall, scores, matches)
+    return PartResult(part, summarize(precision, recall), precision, recall, scores, matches), timings
 
 
 def _oks_of(cand, oks: np.ndarray, matched: np.ndarray, n_gt: int) -> np.ndarray:

@@ -15,14 +15,13 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .errors import InputError
-from .protocol import Protocol, detect_protocol, load_protocol
-
 from .jsonio import display_name, iter_array_chunks, iter_range_chunks, read_json, split_point
+from .protocol import Protocol, detect_protocol, load_protocol
 
 
 @dataclass(frozen=True)
@@ -98,14 +97,8 @@ def load_ground_truth(source, protocol=None, name: Optional[str] = None) -> Grou
     data, name = _data_and_name(source, name or "<ground truth>")
     protocol = ground_truth_protocol(data, protocol, name)
 
-    image_ids, file_names = [], []
-    for i, img in enumerate(data["images"]):
-        if not isinstance(img, dict):
-            raise InputError(f"{name}: images[{i}] is a JSON {_kind(img)}, expected an object")
-        if not _is_int(img.get("id")):
-            raise InputError(f"{name}: images[{i}]: 'id' is {_show(img.get('id'))}, expected an integer id")
-        image_ids.append(img["id"])
-        file_names.append(str(img.get("file_name", "")))
+    image_ids = _section_ids(data, "images", name)
+    file_names = [str(img.get("file_name", "")) for img in data["images"]]
     if len(set(image_ids)) != len(image_ids):
         dup = _first_duplicate(image_ids)
         raise InputError(f"{name}: image id {dup} appears more than once in 'images'")
@@ -113,14 +106,7 @@ def load_ground_truth(source, protocol=None, name: Optional[str] = None) -> Grou
     image_ids_sorted = np.asarray(image_ids, dtype=np.int64)[order]
     file_names = tuple(file_names[i] for i in order)
 
-    category_ids = []
-    for i, cat in enumerate(data["categories"]):
-        if not isinstance(cat, dict):
-            raise InputError(f"{name}: categories[{i}] is a JSON {_kind(cat)}, expected an object")
-        if not _is_int(cat.get("id")):
-            raise InputError(f"{name}: categories[{i}]: 'id' is {_show(cat.get('id'))}, expected an integer id")
-        category_ids.append(cat["id"])
-    category_ids = np.unique(np.asarray(category_ids, dtype=np.int64))
+    category_ids = np.unique(np.asarray(_section_ids(data, "categories", name), dtype=np.int64))
 
     anns = data["annotations"]
     num_keypoints = protocol.num_keypoints
@@ -198,6 +184,18 @@ def load_ground_truth(source, protocol=None, name: Optional[str] = None) -> Grou
         num_keypoints=num_kp,
         warnings=tuple(warnings),
     )
+
+
+def _section_ids(data: dict, section: str, name: str) -> List[int]:
+    """The integer ``id`` of every record of ``images`` or ``categories``."""
+    ids = []
+    for i, record in enumerate(data[section]):
+        if not isinstance(record, dict):
+            raise InputError(f"{name}: {section}[{i}] is a JSON {_kind(record)}, expected an object")
+        if not _is_int(record.get("id")):
+            raise InputError(f"{name}: {section}[{i}]: 'id' is {_show(record.get('id'))}, expected an integer id")
+        ids.append(record["id"])
+    return ids
 
 
 # ---------------------------------------------------------------- predictions

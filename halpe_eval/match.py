@@ -76,7 +76,7 @@ def greedy_match(
     """
     n_area, n_gt = gt_ignored.shape
     n_thr = len(thresholds)
-    matched = np.full((n_area, n_thr, len(cand.dt)), -1, dtype=np.int64)
+    matched = np.full((n_area, n_thr, len(cand.dt)), -1, dtype=np.int32 if n_gt < 2**31 else np.int64)
     taken = np.zeros((n_area, n_thr, n_gt), dtype=bool)
     # A pair below the lowest threshold can never match: leave it out (most pairs are strangers).
     useful = np.flatnonzero(oks >= thresholds.min())

@@ -213,16 +213,7 @@ def evaluate_reference(gt_source, preds_source, protocol=None, split_hands: bool
             raise InputError(f"{proto.reference} does not score the part {name!r}; use --backend native")
         results = [_part_result(c, *raw[c]) for c in components]
         parts[name] = results[0] if len(results) == 1 else mean_part(name, results)
-    return EvalResult(
-        protocol=proto,
-        parts=parts,
-        num_images=len(checked_gt.image_ids),
-        num_gt=len(checked_gt.ann_ids),
-        num_predictions=len(checked),
-        warnings=checked_gt.warnings + checked.warnings,
-        timings={"reference": time.perf_counter() - tic},
-        prediction_format=checked.format,
-    )
+    return EvalResult.of(proto, parts, checked_gt, checked, {"reference": time.perf_counter() - tic})
 
 
 def _part_result(name, precision, recall, values) -> PartResult:
