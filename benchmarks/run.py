@@ -8,7 +8,8 @@ Each contender runs as a whole process (interpreter start, imports, parsing, sco
 - faster-coco-eval: five per-part keypoint evaluations on one parse (if faster-coco-eval is installed)
 - floor:      parse both files with halpe-eval's reader and convert the keypoints to arrays (one process)
 
-Wall time is the median over --repeat runs (the reference runs --reference-repeat times). Memory is
+Wall time is the median over --repeat runs (the reference and halpecocotools alone run
+--reference-repeat times, faster-coco-eval --peer-repeat times). Memory is
 the peak, over the run, of the summed PSS (proportional set size) of the process and all its
 children, sampled every 20 ms from /proc: PSS counts pages shared between forked workers once, so
 the sum is the memory the run really holds. The native and reference JSON must agree to 1e-9, or
@@ -109,6 +110,7 @@ def main() -> None:
     parser.add_argument("--scale", choices=sorted(SCALES), default="val")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--reference-repeat", type=int, default=1)
+    parser.add_argument("--peer-repeat", type=int, default=3, help="runs of faster-coco-eval")
     parser.add_argument("--no-reference", action="store_true", help="skip halpecocotools (slow at large scale)")
     parser.add_argument("--no-peers", action="store_true", help="skip faster-coco-eval")
     parser.add_argument("--data", type=Path, default=HERE / "data")
@@ -131,7 +133,7 @@ def main() -> None:
             import faster_coco_eval  # noqa: F401
 
             contenders.append(("faster-coco-eval, 5 parts",
-                               [py, HERE / "peers" / "faster_coco_eval_per_part.py", gt, preds], args.repeat))
+                               [py, HERE / "peers" / "faster_coco_eval_per_part.py", gt, preds], args.peer_repeat))
         except ImportError:
             print("faster-coco-eval not installed: skipped (pip install faster-coco-eval)", file=sys.stderr)
     contenders.append(("floor (parse + convert)", [py, HERE / "floor.py", gt, preds], args.repeat))

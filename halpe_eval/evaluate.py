@@ -11,7 +11,8 @@ import numpy as np
 
 from .accumulate import AREA_RANGES, IOU_THRESHOLDS, RECALL_THRESHOLDS, STAT_NAMES, precision_recall, summarize
 from .errors import InputError
-from .load import GroundTruth, PredictionReader, Predictions, ground_truth_protocol, load_ground_truth, read_json
+from .load import (GroundTruth, PredictionReader, Predictions, ground_truth_protocol, load_ground_truth,
+                   peek_protocol, read_json)
 from .match import select_candidates, greedy_match
 from .oks import pair_oks
 from .protocol import Protocol, load_protocol
@@ -128,11 +129,15 @@ def evaluate(
     tic = time.perf_counter()
     reader = None if isinstance(preds, Predictions) else PredictionReader(preds)  # forks early, see there
     try:
+        if reader is not None and isinstance(gt, (str, Path)):  # start parsing predictions right away
+            early = load_protocol(protocol) if protocol is not None else peek_protocol(gt)
+            if early is not None:
+                reader.start(early)
         if not isinstance(gt, GroundTruth):
             gt_data, gt_name = read_json(gt) if isinstance(gt, (str, Path)) else (gt, None)
             gt_proto = ground_truth_protocol(gt_data, protocol, gt_name or "<ground truth>")
             if reader is not None:
-                reader.start(gt_proto)  # the predictions are parsed while the GT is converted
+                reader.start(gt_proto)  # a no-op when the early guess was right
             gt = load_ground_truth(gt_data, gt_proto, name=gt_name)
             del gt_data  # the parsed JSON is several times the size of the arrays
         elif protocol is not None and load_protocol(protocol).num_keypoints != gt.protocol.num_keypoints:

@@ -8,7 +8,9 @@ accepted if the block parses as a sequence of complete values (a cut inside a
 string or a nested value cannot); otherwise reading goes on and the rest is
 parsed in one piece, with error positions given in the whole file.
 
-orjson parses 3-4x faster than the standard library (see README "Speed").
+The parser is orjson, chosen on measurement (README "Speed"): in 2 MB chunks it
+parses the val-scale file several times faster than ``json.load``, and faster
+than orjson or msgspec on the whole document.
 """
 from __future__ import annotations
 
@@ -114,6 +116,36 @@ def split_point(path, near: int, window: int = 1 << 20) -> Optional[int]:
         data = f.read(window)
     match = _RECORD_GAP.search(data)
     return None if match is None else near + match.start() + data[match.start():].index(b",")
+
+
+def first_element_of(path, key: str, limit: int = 16 << 20) -> Optional[Any]:
+    """The first element of the array under ``"key"`` in a plain JSON file, read from its head.
+
+    A cheap look before the whole file is parsed; None when the head does not show it plainly
+    (the caller then waits for the full parse).
+    """
+    try:
+        with open(path, "rb") as f:
+            if f.read(2) == b"\x1f\x8b":
+                return None
+            f.seek(0)
+            head = f.read(limit)
+    except OSError:
+        return None
+    match = re.search(rb'"' + re.escape(key.encode()) + rb'"\s*:\s*\[\s*\{', head)
+    if match is None:
+        return None
+    start = match.end() - 1
+    end = start
+    for _ in range(64):  # try each '}' in turn: nested objects close before the element does
+        end = head.find(b"}", end + 1)
+        if end < 0:
+            return None
+        try:
+            return _json.loads(head[start : end + 1])
+        except (*_DECODE_ERRORS, UnicodeDecodeError, RecursionError, ValueError, TypeError):
+            continue
+    return None
 
 
 class _ByteRange:

@@ -20,7 +20,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .errors import InputError
-from .jsonio import display_name, iter_array_chunks, iter_range_chunks, read_json, split_point
+from .jsonio import display_name, first_element_of, iter_array_chunks, iter_range_chunks, read_json, split_point
 from .protocol import Protocol, detect_protocol, load_protocol
 
 
@@ -69,6 +69,17 @@ class Predictions:
 
 
 # ---------------------------------------------------------------- ground truth
+
+
+def peek_protocol(path) -> Optional[Protocol]:
+    """The protocol of a GT file judged from its first annotation, before the file is parsed (or None)."""
+    first = first_element_of(path, "annotations")
+    if not isinstance(first, dict):
+        return None
+    try:
+        return detect_protocol(first)
+    except InputError:
+        return None
 
 
 def ground_truth_protocol(data, protocol, name: str) -> Protocol:
@@ -256,6 +267,12 @@ class PredictionReader:
             self._pool.submit(_ready)  # a fork-context pool forks all its workers on the first submit
 
     def start(self, protocol: Protocol) -> None:
+        """Hand the workers the file; again with another protocol discards the first start's work."""
+        if self.protocol == protocol:
+            return
+        if self._futures is not None:
+            for future in self._futures:
+                future.cancel()
         self.protocol = protocol
         if self._pool is not None:
             self._futures = _submit_ranges(self._pool, str(self.source), protocol)

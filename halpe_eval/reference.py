@@ -1,6 +1,10 @@
-"""The oracle room: everything that touches halpecocotools lives here.
+"""The oracle room: everything that runs the official evaluators lives here.
 
-halpecocotools 0.0.1 does not run on a modern stack as published; three shims,
+halpecocotools (Halpe-136), xtcocotools (COCO-WholeBody, per part) and
+pycocotools (COCO-17) score the same inputs as the native engine, for
+``--backend reference`` and for the parity tests.
+
+halpecocotools 0.0.1 does not run on a modern stack as published; these shims,
 applied only while it runs, make it work unchanged:
 
 - ``np.float`` (removed in numpy 1.24) is restored for the duration of the call;
@@ -12,10 +16,11 @@ applied only while it runs, make it work unchanged:
   so the module gets ``unicode = str``;
 - its progress printing goes to a captured buffer, not our stdout.
 
-``run_halpecocotools`` is the raw oracle, bugs included.  ``evaluate_reference``
-feeds it inputs transformed so that its documented bugs cannot bite (crowd GT
-marked ``ignore`` when the protocol ignores crowds, annotation ids renumbered
-from 1) and returns an :class:`EvalResult` like the native engine's.
+``run_halpecocotools``, ``run_xtcocotools`` and ``run_pycocotools`` are the raw
+oracles, bugs included.  ``evaluate_reference`` validates the inputs like the
+native backend, feeds the protocol's oracle inputs transformed so that the
+documented bugs cannot bite (crowd GT marked ``ignore`` when the protocol ignores
+crowds, annotation ids renumbered from 1) and returns an :class:`EvalResult`.
 """
 from __future__ import annotations
 
