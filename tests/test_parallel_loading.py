@@ -1,0 +1,54 @@
+"""The parallel prediction reader (used for large files) gives exactly what the serial reader gives."""
+import json
+
+import pytest
+
+import halpe_eval.load as load
+from halpe_eval import InputError, evaluate
+
+from oracle_cases import case
+
+
+@pytest.fixture
+def small_ranges(monkeypatch):
+    """Make every file 'large' and cut it into many small ranges, so the worker path runs."""
+    monkeypatch.setattr(load, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(load, "RANGE_BYTES", 64 << 10)
+
+
+@pytest.fixture
+def files(tmp_path):
+    gt, preds = case(9)
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "preds.json").write_text(json.dumps(preds, indent=1))
+    return tmp_path / "gt.json", tmp_path / "preds.json", gt, preds
+
+
+def test_parallel_equals_serial(files, small_ranges):
+    gt_path, preds_path, gt, preds = files
+    assert preds_path.stat().st_size > 5 * load.RANGE_BYTES  # several ranges, several workers' tasks
+    reader = load.PredictionReader(preds_path)
+    assert reader._pool is not None
+    reader.close()
+    assert evaluate(gt_path, preds_path).stats() == evaluate(gt, preds).stats()
+
+
+def test_invalid_record_in_a_worker_is_reported_like_the_serial_reader(files, small_ranges, tmp_path):
+    gt_path, _, _, preds = files
+    preds[len(preds) // 2]["score"] = "high"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(preds))
+    with pytest.raises(InputError, match=rf"bad.json: prediction #{len(preds) // 2} .*'score' is 'high'"):
+        evaluate(gt_path, bad)
+
+
+def test_a_misleading_first_annotation_is_corrected(files, small_ranges, tmp_path):
+    """The head of the GT suggests COCO-17 (a decoy 'annotations' key): the real protocol wins."""
+    _, preds_path, gt, preds = files
+    decoy = {"licenses": {"annotations": [{"keypoints": [0] * 51}]}, **gt}
+    path = tmp_path / "decoy_gt.json"
+    path.write_text(json.dumps(decoy))
+    assert load.peek_protocol(path).name == "coco17"
+    result = evaluate(path, preds_path)
+    assert result.protocol.name == "halpe136"
+    assert result.stats() == evaluate(gt, preds).stats()
