@@ -164,7 +164,8 @@ def main() -> None:
     for name, r in results.items():
         speed = "" if r is native else f"{r['wall'] / native['wall']:.1f}x"
         memory = "" if r is native else f"{native['memory'] / r['memory']:.2f}"
-        lines.append(f"| {name} | {r['wall']:.2f} s ({r['runs']} runs) | {r['memory']:.0f} MiB | {speed} | {memory} |")
+        runs = f"{r['runs']} run{'s' if r['runs'] > 1 else ''}"
+        lines.append(f"| {name} | {r['wall']:.2f} s ({runs}) | {r['memory']:.0f} MiB | {speed} | {memory} |")
     lines += ["", f"native / floor wall: {native['wall'] / floor['wall']:.2f}x"]
     if "reference (halpecocotools)" in results:
         lines.append("native and reference agree on all 50 statistics to 1e-9.")
@@ -172,7 +173,7 @@ def main() -> None:
     print(table)
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / f"{args.scale}.md").write_text(
-        f"# {args.scale}\n\n`python benchmarks/run.py --scale {args.scale} --repeat {args.repeat}`\n\n{table}\n")
+        f"# {args.scale}\n\n`python benchmarks/run.py {' '.join(sys.argv[1:])}`\n\n{table}\n")
 
 
 if __name__ == "__main__":

@@ -117,10 +117,9 @@ def main(gt, preds, protocol, backend, fmt, output, split_hands, sigmas_file, al
         _fail("out of memory while evaluating; try smaller input files")
     seconds = time.perf_counter() - tic
 
-    if not quiet:
-        for result in results:
-            for warning in result.warnings:
-                click.echo(f"halpe-eval: warning: {warning}", err=True)
+    if not quiet:  # the GT's warnings once, not once per run
+        for warning in dict.fromkeys(w for result in results for w in result.warnings):
+            click.echo(f"halpe-eval: warning: {warning}", err=True)
     if profile:
         for name, result in zip(names, results):
             run = f" {name}" if len(results) > 1 else ""

@@ -1,5 +1,4 @@
 """CI gates, run comparison, per-keypoint and per-image breakdowns, PR plots, progress."""
-import copy
 import csv
 import json
 import struct

@@ -184,7 +184,7 @@ def brute_force_ap(gt, preds, sigmas, idx):
         for img, dts in by_image.items():
             gts = sorted([a for a in anns if a["image_id"] == img], key=ignored)
             taken = [False] * len(gts)
-            for rank, (i, p) in enumerate(dts):
+            for rank, (_, p) in enumerate(dts):
                 best, m = t, -1
                 for j, a in enumerate(gts):
                     if taken[j] and not a["iscrowd"]:
