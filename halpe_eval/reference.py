@@ -200,8 +200,8 @@ def evaluate_reference(gt_source, preds_source, protocol=None, split_hands: bool
     checked = load_predictions(preds, checked_gt, name=preds_name)  # the oracle refuses unknown images too
     proto = checked_gt.protocol
     if not preds:
-        raise InputError(f"{proto.reference or 'the reference'} cannot evaluate an empty prediction list; "
-                         "use --backend native")
+        raise InputError(f"{preds_name or '<predictions>'}: {proto.reference or 'the reference'} cannot evaluate "
+                         "an empty prediction list; use --backend native")
     gt = prepare_gt(gt, proto)
     if proto.reference == "halpecocotools":
         raw = {PART_NAMES[k]: v for k, v in run_halpecocotools(gt, preds).items()}

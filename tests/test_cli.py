@@ -78,6 +78,15 @@ def test_reference_backend_prints_identical_json(fixture_pair):
     assert native[1] == reference[1]
 
 
+def test_reference_backend_refuses_an_empty_prediction_list(fixture_pair, tmp_path):
+    empty = tmp_path / "empty.json"
+    empty.write_text("[]")
+    code, out, err = run(fixture_pair[0], empty, "--backend", "reference")
+    assert code == 2 and out == ""
+    assert err.splitlines() == [f"halpe-eval: error: {empty}: halpecocotools cannot evaluate an empty prediction "
+                                "list; use --backend native"]
+
+
 def test_warnings_go_to_stderr_only(fixture_pair):
     code, out, err = run(*fixture_pair, "--format", "json")
     json.loads(out)  # stdout is pure JSON
