@@ -4,6 +4,9 @@ import importlib
 import os
 
 import pytest
+from click.testing import CliRunner
+
+from halpe_eval.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
@@ -31,3 +34,13 @@ def require_oracle(module: str):
         if os.environ.get("HALPE_EVAL_REQUIRE_ORACLES") == "1":
             pytest.fail(f"oracle {module} is required here but cannot be imported: {exc}")
         pytest.skip(f"{module} not installed (see README: Tests)")
+
+
+def run_cli(*args, stdin=None):
+    """Run the command line in-process: (exit status, stdout, stderr), stderr kept apart from stdout."""
+    try:
+        runner = CliRunner(mix_stderr=False)  # click < 8.2 (the last for Python 3.9) mixes them otherwise
+    except TypeError:
+        runner = CliRunner()  # click >= 8.2 always keeps them apart
+    result = runner.invoke(main, [str(a) for a in args], input=stdin, catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr

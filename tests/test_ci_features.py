@@ -6,15 +6,10 @@ import sys
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from halpe_eval import evaluate, load_protocol
-from halpe_eval.cli import main
 
-
-def run(*args):
-    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
+from conftest import run_cli as run
 
 
 @pytest.fixture
@@ -208,7 +203,7 @@ def test_progress_callback_reaches_one(fixture_pair):
 
 
 def test_help_shows_an_example_for_each_feature():
-    text = CliRunner().invoke(main, ["--help"]).output
+    text = run("--help")[1]
     for example in ("--fail-under wholebody.AP=0.45", "base.json new.json", "--per-keypoint", "--per-image",
                     "--plot plots/", "--backend reference", "--format json"):
         assert example in text

@@ -6,21 +6,13 @@ import subprocess
 import sys
 
 import pytest
-from click.testing import CliRunner
 
 from halpe_eval import evaluate
 from halpe_eval.accumulate import STAT_NAMES
-from halpe_eval.cli import main
 
-from conftest import require_oracle
+from conftest import require_oracle, run_cli as run
 
 PARTS = ["body", "foot", "face", "hands", "wholebody"]
-
-
-def run(*args):
-    runner = CliRunner()
-    result = runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_table_has_header_and_a_row_per_part(fixture_pair):

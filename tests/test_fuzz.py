@@ -10,12 +10,12 @@ import copy
 import json
 import os
 
-from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from halpe_eval.cli import main
 from halpe_eval.synthetic import SynthOptions, make_dataset
+
+from conftest import run_cli as run
 
 EXAMPLES = int(os.environ.get("HALPE_EVAL_FUZZ_EXAMPLES", "100"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=10_000, suppress_health_check=list(HealthCheck))
@@ -41,17 +41,17 @@ def run_cli(tmp_path, gt_text: str, preds_text: str):
     gt_path, preds_path = tmp_path / "gt.json", tmp_path / "preds.json"
     gt_path.write_text(gt_text)
     preds_path.write_text(preds_text)
-    result = CliRunner().invoke(main, [str(gt_path), str(preds_path), "--format", "json"], catch_exceptions=False)
-    if result.exit_code == 0:
-        doc = json.loads(result.stdout)
+    code, out, err = run(gt_path, preds_path, "--format", "json")
+    if code == 0:
+        doc = json.loads(out)
         assert set(doc["parts"]) == {"body", "foot", "face", "hands", "wholebody"}
         for stats in doc["parts"].values():
             assert all(v is None or 0.0 <= v <= 1.0 for v in stats.values())
     else:
-        assert result.exit_code == 2, result.output
-        assert result.stdout == ""
-        lines = result.stderr.splitlines()
-        assert len(lines) == 1 and lines[0].startswith("halpe-eval: error: "), result.stderr
+        assert code == 2, out + err
+        assert out == ""
+        lines = err.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("halpe-eval: error: "), err
 
 
 @FUZZ

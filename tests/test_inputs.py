@@ -4,11 +4,10 @@ import gzip
 import json
 
 import pytest
-from click.testing import CliRunner
 
 from halpe_eval import evaluate
-from halpe_eval.cli import main
 
+from conftest import run_cli as run
 from oracle_cases import case
 
 
@@ -16,11 +15,6 @@ from oracle_cases import case
 def pair():
     gt, preds = case(4)
     return gt, preds
-
-
-def run(*args, stdin=None):
-    result = CliRunner().invoke(main, [str(a) for a in args], input=stdin, catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def write(tmp_path, name, data, raw=False):

@@ -3,14 +3,12 @@ import json
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from halpe_eval import InputError, evaluate, load_protocol
 from halpe_eval.accumulate import STAT_NAMES
-from halpe_eval.cli import main
 from halpe_eval.reference import nest, run_halpecocotools, run_pycocotools, run_xtcocotools
 
-from conftest import require_oracle, shared_file
+from conftest import require_oracle, run_cli as run, shared_file
 from oracle_cases import case
 
 CWB_PARTS = ["body", "foot", "face", "left_hand", "right_hand", "wholebody"]
@@ -252,8 +250,7 @@ def test_protocol_file_errors_name_the_file_and_field(tmp_path):
 
 
 def test_detection_and_help_lists_protocols(fixture_pair):
-    runner = CliRunner()
-    help_text = runner.invoke(main, ["--help"]).output
+    help_text = run("--help")[1]
     for name in ("halpe136", "coco-wholebody", "coco17", "halpe26"):
         assert name in help_text
     gt, preds = case(1, "coco17")
@@ -263,16 +260,15 @@ def test_detection_and_help_lists_protocols(fixture_pair):
 def test_sigmas_override(tmp_path, fixture_pair):
     wide = tmp_path / "sigmas.json"
     wide.write_text(json.dumps([0.2] * 136))
-    runner = CliRunner()
-    base = json.loads(runner.invoke(main, [*map(str, fixture_pair), "--format", "json", "-q"]).stdout)
-    out = runner.invoke(main, [*map(str, fixture_pair), "--format", "json", "-q", "--sigmas", str(wide)])
-    assert out.exit_code == 0
-    assert json.loads(out.stdout)["parts"]["face"]["AP"] > base["parts"]["face"]["AP"]
+    base = json.loads(run(*fixture_pair, "--format", "json", "-q")[1])
+    code, out, _ = run(*fixture_pair, "--format", "json", "-q", "--sigmas", wide)
+    assert code == 0
+    assert json.loads(out)["parts"]["face"]["AP"] > base["parts"]["face"]["AP"]
     short = tmp_path / "short.json"
     short.write_text("[0.1, 0.2]")
-    out = runner.invoke(main, [*map(str, fixture_pair), "--sigmas", str(short)])
-    assert out.exit_code == 2
-    assert "expected 136 positive numbers" in out.stderr and str(short) in out.stderr
+    code, _, err = run(*fixture_pair, "--sigmas", short)
+    assert code == 2
+    assert "expected 136 positive numbers" in err and str(short) in err
 
 
 def test_split_hands_rows(fixture_pair):
