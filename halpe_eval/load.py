@@ -150,10 +150,18 @@ def load_ground_truth(source, protocol=None, name: Optional[str] = None) -> Grou
         k = _keypoints_field(ann, protocol)
         if not isinstance(k, list) or len(k) != 3 * num_keypoints:
             raise InputError(f"{where}: 'keypoints' is {_describe(k)}, expected {_expected(protocol)}")
+        for flag in ("iscrowd", "ignore"):
+            if ann.get(flag, 0) not in (0, 1):  # True/False and 0.0/1.0 compare equal to 1/0
+                raise InputError(f"{where}: '{flag}' is {_show_json(ann[flag])}, expected 0 or 1")
         nk = ann.get("num_keypoints", -1)
+        if not (_is_int(nk) and nk >= 0):
+            if "num_keypoints" in ann and protocol.no_keypoints_rule == "num_keypoints":
+                raise InputError(f"{where}: 'num_keypoints' is {_show_json(nk)}, expected a count >= 0 "
+                                 "(or no such field: the labelled keypoints are counted)")
+            nk = -1  # absent, or unusable where the protocol does not read it
         rows.append(
             (ann["id"], ann["image_id"], ann["category_id"], area,
-             bool(ann.get("iscrowd", 0)), bool(ann.get("ignore", 0)), nk if _is_int(nk) else -1)
+             bool(ann.get("iscrowd", 0)), bool(ann.get("ignore", 0)), nk)
         )
         kps.append(k)
         boxes.append(bbox)
@@ -676,6 +684,15 @@ def _show(v) -> str:
         return "missing"
     text = repr(v)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _show_json(v) -> str:
+    """A value of a field that is present, as JSON spells it (null, true, false)."""
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return _show(v)
 
 
 def _first_duplicate(values: list):

@@ -57,7 +57,7 @@ def pair_oks(
             diff = d[lab] - gt_xy[gl]  # in the coordinate dtype, as the oracle
             sq = diff[:, :, 0] ** 2 + diff[:, :, 1] ** 2
             e = sq / variances / scale[gl, None] / 2
-            oks[lab] = np.where(labelled[gl], np.exp(-e), 0.0).sum(axis=1) / n_labelled[gl]
+            oks[lab] = _mean_of_labelled(np.exp(-e), labelled[gl], n_labelled[gl])
         if not lab.all():
             gu = g[~lab]
             p = d[~lab]
@@ -74,4 +74,19 @@ def pair_oks(
     else:
         for start in starts:
             block(start)
+    return out
+
+
+def _mean_of_labelled(values: np.ndarray, labelled: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Row means of ``values`` over its ``labelled`` entries, summed as the oracle sums them.
+
+    cocoeval keeps the labelled entries (``e[vg > 0]``) and calls ``np.sum`` on them.  Summing
+    the full row with zeros in between would group numpy's pairwise sum differently and can
+    move the OKS by an ulp, enough to break an exact tie between two GT the other way; so the
+    labelled entries are packed, rows with the same count together, and summed row by row.
+    """
+    out = np.empty(len(values))
+    for n in np.unique(counts):
+        rows = np.flatnonzero(counts == n)
+        out[rows] = values[rows][labelled[rows]].reshape(len(rows), n).sum(axis=1) / n
     return out

@@ -19,8 +19,12 @@ applied only while it runs, make it work unchanged:
 ``run_halpecocotools``, ``run_xtcocotools`` and ``run_pycocotools`` are the raw
 oracles, bugs included.  ``evaluate_reference`` validates the inputs like the
 native backend, feeds the protocol's oracle inputs transformed so that the
-documented bugs cannot bite (crowd GT marked ``ignore`` when the protocol ignores
-crowds, annotation ids renumbered from 1) and returns an :class:`EvalResult`.
+documented bugs and gaps cannot bite (crowd GT marked ``ignore`` when the
+protocol ignores crowds; annotation ids renumbered from 1; a missing
+``num_keypoints`` filled in with the labelled count where the oracle reads it;
+AlphaPose file-name image ids replaced by the GT's ids) and returns an
+:class:`EvalResult`.  Anything else the oracle raises becomes one
+:class:`InputError` line.
 """
 from __future__ import annotations
 
@@ -202,15 +206,23 @@ def evaluate_reference(gt_source, preds_source, protocol=None, split_hands: bool
     if not preds:
         raise InputError(f"{preds_name or '<predictions>'}: {proto.reference or 'the reference'} cannot evaluate "
                          "an empty prediction list; use --backend native")
-    gt = prepare_gt(gt, proto)
-    if proto.reference == "halpecocotools":
-        raw = {PART_NAMES[k]: v for k, v in run_halpecocotools(gt, preds).items()}
-    elif proto.reference == "xtcocotools":
-        raw = run_xtcocotools(gt, preds, proto)
-    elif proto.reference == "pycocotools":
-        raw = run_pycocotools(gt, preds, proto.sigmas)
-    else:
+    if proto.reference not in ("halpecocotools", "xtcocotools", "pycocotools"):
         raise InputError(f"protocol {proto.name} has no official evaluator; use --backend native")
+    gt = prepare_gt(gt, proto)
+    if any(isinstance(p["image_id"], str) for p in preds):  # AlphaPose: ids by file name, resolved by our loader
+        preds = [dict(p, image_id=int(checked_gt.image_ids[i])) for p, i in zip(preds, checked.image_index)]
+    try:
+        if proto.reference == "halpecocotools":
+            raw = {PART_NAMES[k]: v for k, v in run_halpecocotools(gt, preds).items()}
+        elif proto.reference == "xtcocotools":
+            raw = run_xtcocotools(gt, preds, proto)
+        else:
+            raw = run_pycocotools(gt, preds, proto.sigmas)
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the oracle's internals are not ours to show as a traceback
+        raise InputError(f"{preds_name or '<predictions>'}: {proto.reference} failed on these inputs "
+                         f"({type(exc).__name__}: {exc}); --backend native scores them") from None
     parts = {}
     for name in proto.part_names(split_hands):
         components = proto.mean_parts.get(name, (name,))
@@ -227,11 +239,15 @@ def _part_result(name, precision, recall, values) -> PartResult:
 
 
 def prepare_gt(gt: dict, proto: Protocol) -> dict:
-    """GT with ids renumbered from 1 and, if the protocol ignores crowds, crowd GT marked ``ignore``."""
+    """GT with ids renumbered from 1, crowd GT marked ``ignore`` if the protocol ignores crowds,
+    and a missing ``num_keypoints`` set to the labelled count if the protocol reads it (pycocotools
+    raises KeyError without it; the native engine counts the labelled keypoints)."""
     anns = []
     for new_id, ann in enumerate(gt["annotations"], start=1):
         ann = dict(ann, id=new_id)
         if proto.crowd_ignored and ann.get("iscrowd"):
             ann["ignore"] = 1
+        if proto.no_keypoints_rule == "num_keypoints" and "num_keypoints" not in ann:
+            ann["num_keypoints"] = sum(1 for v in ann["keypoints"][2::3] if v > 0)
         anns.append(ann)
     return dict(gt, annotations=anns)
