@@ -5,7 +5,7 @@ is a true positive at the threshold (matched to a GT that is not ignored).
 """
 from __future__ import annotations
 
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -22,17 +22,18 @@ def _threshold_index(threshold: float) -> int:
 
 
 def keypoint_owner(protocol) -> List[str]:
-    """For each keypoint, the first reported part (other than wholebody) holding it."""
-    owner = ["wholebody"] * protocol.num_keypoints
-    names = [p for p in protocol.parts if p != "wholebody"]
+    """For each keypoint, the first part (other than the whole skeleton) holding it."""
+    whole = protocol.whole_part
+    owner = [whole] * protocol.num_keypoints
+    names = [p for p in protocol.parts if p != whole]
     for name in reversed(names):
         for i in protocol.parts[name]:
             owner[i] = name
     return owner
 
 
-def per_keypoint(result: EvalResult, part: str = "wholebody", threshold: float = 0.5) -> List[Dict]:
-    """Per keypoint of ``part``, over true-positive pairs at OKS ``threshold``:
+def per_keypoint(result: EvalResult, part: Optional[str] = None, threshold: float = 0.5) -> List[Dict]:
+    """Per keypoint of ``part`` (default: the protocol's whole skeleton), over true-positive pairs at OKS ``threshold``:
 
     - ``similarity``: mean keypoint similarity exp(-d^2 / (2 (2 sigma)^2 area)) over pairs where the
       GT keypoint is labelled (the OKS term of that keypoint);
@@ -42,6 +43,9 @@ def per_keypoint(result: EvalResult, part: str = "wholebody", threshold: float =
     Rows are sorted by part (protocol order) then keypoint index.
     """
     proto, gt, preds = result.protocol, result.ground_truth, result.predictions
+    if part is None:  # the whole skeleton, or the largest part scored
+        scored = [name for name, r in result.parts.items() if not r.components]
+        part = proto.whole_part if proto.whole_part in scored else max(scored, key=lambda n: len(proto.parts[n]))
     matches = result.parts[part].matches
     if matches is None or gt is None or preds is None:
         raise ValueError(f"part {part!r} has no kept matches: evaluate(..., keep_matches=True), native backend")

@@ -81,7 +81,7 @@ def _stat_list(ctx, param, value):
 @click.option("--stats", callback=_stat_list, metavar="AP,AR,...", default=None,
               help=f"Statistics to show (default: all; {','.join(DEFAULT_COMPARE_STATS)} when comparing runs).")
 @click.option("--per-keypoint", is_flag=True,
-              help="Add a per-keypoint breakdown over the pairs matched at OKS 0.5 (wholebody).")
+              help="Add a per-keypoint breakdown over the pairs matched at OKS 0.5 (wholebody, or the largest part).")
 @click.option("--per-image", "per_image_file", metavar="FILE.csv", default=None,
               help="Write per-image, per-part counts, matches and mean OKS to FILE.csv.")
 @click.option("--plot", "plot_dir", metavar="DIR", default=None, help="Write PR-curve PNGs, one per part, to DIR.")

@@ -215,7 +215,11 @@ def _evaluate_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: s
     matched = greedy_match(cand, oks, gt_ignored, gt.iscrowd, IOU_THRESHOLDS)
     true_pos = matched >= 0
     area_axis = np.arange(len(ranges))[:, None, None]
-    dt_ignored = np.where(true_pos, gt_ignored[area_axis, np.maximum(matched, 0)], dt_out[:, None, :])
+    if gt_ignored.shape[1]:
+        matched_ignored = gt_ignored[area_axis, np.maximum(matched, 0)]
+    else:  # no GT at all: nothing is matched
+        matched_ignored = np.zeros(matched.shape, dtype=bool)
+    dt_ignored = np.where(true_pos, matched_ignored, dt_out[:, None, :])
     timings["match"] = time.perf_counter() - tic
     tic = time.perf_counter()
 

@@ -93,11 +93,14 @@ def ground_truth_protocol(data, protocol, name: str) -> Protocol:
             raise InputError(f"{name}: '{key}' is a JSON {_kind(data[key])}, expected a list")
     if protocol is not None:
         return load_protocol(protocol)
-    first = next((a for a in data["annotations"] if isinstance(a, dict)), {})
+    at = next((i for i, a in enumerate(data["annotations"]) if isinstance(a, dict)), None)
+    if at is None:
+        raise InputError(f"{name}: no annotations to detect the protocol from; choose one with --protocol")
+    first = data["annotations"][at]
     try:
         return detect_protocol(first)
     except InputError as exc:
-        raise InputError(f"{name}: {exc}") from None
+        raise InputError(f"{name}: annotation #{at} (id {_show(first.get('id'))}) {exc}") from None
 
 
 def load_ground_truth(source, protocol=None, name: Optional[str] = None) -> GroundTruth:
@@ -167,6 +170,8 @@ def load_ground_truth(source, protocol=None, name: Optional[str] = None) -> Grou
         boxes.append(bbox)
     if orphans:
         warnings.append(f"{name}: {orphans} annotation(s) refer to images not in 'images'; they are not scored")
+    if not rows:
+        warnings.append(f"{name}: no annotation to score; every AP and AR is undefined")
     ann_ids = np.array([r[0] for r in rows], dtype=np.int64)
     if len(np.unique(ann_ids)) != len(ann_ids):
         raise InputError(f"{name}: annotation id {_first_duplicate(ann_ids.tolist())} appears more than once")

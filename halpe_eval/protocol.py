@@ -21,6 +21,7 @@ BUILTIN_DIR = Path(__file__).with_name("protocols")
 DROP_RULES = ("skeleton", "part", "never")
 NO_KEYPOINT_RULES = ("labelled", "num_keypoints")
 COORDINATE_DTYPES = ("float32", "float64")
+REFERENCES = ("halpecocotools", "xtcocotools", "pycocotools", "")  # "": no official evaluator
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,13 @@ class Protocol:
     def num_keypoints(self) -> int:
         return len(self.keypoints)
 
+    @property
+    def whole_part(self) -> str:
+        """The part over the most keypoints (``wholebody`` when it covers them all): the per-keypoint breakdown's."""
+        if len(self.parts.get("wholebody", ())) == self.num_keypoints:
+            return "wholebody"
+        return max(self.parts, key=lambda name: len(self.parts[name]))
+
     def part_names(self, split_hands: bool = False) -> Tuple[str, ...]:
         """Rows in report order; ``split_hands`` adds left_hand and right_hand before ``wholebody``."""
         names = list(self.rows or self.parts)
@@ -97,18 +105,25 @@ def builtin_names() -> Tuple[str, ...]:
 def detect_protocol(annotation: Mapping) -> Protocol:
     """The built-in protocol for a GT annotation: nested fields first, then the keypoint count."""
     builtins = [load_protocol(name) for name in builtin_names()]
+    choose = f"choose one with --protocol ({', '.join(builtin_names())}) or give a protocol file"
     for proto in builtins:
-        if proto.nested_fields and all(f in annotation for f, _ in proto.nested_fields):
+        part_fields = [f for f, _ in proto.nested_fields[1:]]
+        present = [f for f in part_fields if f in annotation]
+        if present and len(present) == len(part_fields) and proto.nested_fields[0][0] in annotation:
             return proto
+        if present:
+            missing = [f for f, _ in proto.nested_fields if f not in annotation]
+            raise InputError(f"has {', '.join(present)} but not {', '.join(missing)}: {proto.name} "
+                             f"annotations need every part field")
     keypoints = annotation.get("keypoints")
-    count = len(keypoints) // 3 if isinstance(keypoints, list) else -1
+    if not isinstance(keypoints, list):
+        raise InputError(f"has no 'keypoints' list to detect the protocol from; {choose}")
+    count = len(keypoints) // 3
     for proto in builtins:
-        if proto.num_keypoints == count:
+        if proto.num_keypoints == count and len(keypoints) == 3 * count:
             return proto
-    raise InputError(
-        f"no built-in protocol has {count} keypoints; choose one with --protocol "
-        f"({', '.join(builtin_names())}) or give a protocol file"
-    )
+    raise InputError(f"has {len(keypoints)} keypoint numbers; no built-in protocol has {len(keypoints) / 3:g} "
+                     f"keypoints; {choose}")
 
 
 def load_protocol(spec) -> Protocol:
@@ -165,6 +180,8 @@ def protocol_from_mapping(data: Mapping, source: str) -> Protocol:
     keypoints = data["keypoints"]
     if not isinstance(keypoints, list) or not keypoints or not all(isinstance(k, str) for k in keypoints):
         fail("'keypoints' must be a non-empty list of names")
+    if len(set(keypoints)) != len(keypoints):
+        fail("'keypoints' must not repeat a name")
     n = len(keypoints)
     sigmas = data["sigmas"]
     if not isinstance(sigmas, list) or len(sigmas) != n:
@@ -196,14 +213,19 @@ def protocol_from_mapping(data: Mapping, source: str) -> Protocol:
         isinstance(v, list) and v and all(p in parts for p in v) for v in mean_parts.values()
     ):
         fail("'mean_parts' must map names to lists of part names")
+    if set(mean_parts) & set(parts):
+        fail(f"'mean_parts' name(s) {', '.join(sorted(set(mean_parts) & set(parts)))} are already parts")
     rows = data.get("rows", list(parts))
-    if not isinstance(rows, list) or not all(r in parts or r in mean_parts for r in rows):
+    if not isinstance(rows, list) or not rows or not all(r in parts or r in mean_parts for r in rows):
         fail("'rows' must list names from 'parts' or 'mean_parts'")
+    if len(set(rows)) != len(rows):
+        fail("'rows' must not repeat a name")
     nested = data.get("nested_fields", [])
-    if not isinstance(nested, list) or not all(
-        isinstance(f, list) and len(f) == 2 and isinstance(f[0], str) and isinstance(f[1], int) for f in nested
+    if not isinstance(nested, list) or len(nested) == 1 or not all(
+        isinstance(f, list) and len(f) == 2 and isinstance(f[0], str)
+        and isinstance(f[1], int) and not isinstance(f[1], bool) and f[1] > 0 for f in nested
     ) or (nested and sum(f[1] for f in nested) != n):
-        fail(f"'nested_fields' must be [field, count] pairs whose counts add up to {n}")
+        fail(f"'nested_fields' must be two or more [field, count] pairs, counts > 0 adding up to {n}")
     choices = {
         "drop_zero_score": DROP_RULES,
         "no_keypoints_rule": NO_KEYPOINT_RULES,
@@ -223,11 +245,17 @@ def protocol_from_mapping(data: Mapping, source: str) -> Protocol:
     scores = data.get("part_score_keys", {})
     if not isinstance(scores, Mapping) or not all(isinstance(v, str) for v in scores.values()):
         fail("'part_score_keys' must map part names to field names")
+    if set(scores) - set(parts):
+        fail(f"'part_score_keys' names unknown part(s) {', '.join(sorted(set(scores) - set(parts)))}")
     area = data.get("area_keypoints")
     if area is not None:
-        if not isinstance(area, list) or not area or not all(isinstance(i, int) and 0 <= i < n for i in area):
-            fail(f"'area_keypoints' must list keypoint indices in 0..{n - 1}")
+        if not isinstance(area, list) or not area or len(set(area)) != len(area) or not all(
+            isinstance(i, int) and not isinstance(i, bool) and 0 <= i < n for i in area
+        ):
+            fail(f"'area_keypoints' must list distinct keypoint indices in 0..{n - 1}")
         area = tuple(area)
+    if data.get("reference", "") not in REFERENCES:
+        fail(f"'reference' must be one of {', '.join(repr(r) for r in REFERENCES)}")
     max_dets = data.get("max_detections", 20)
     if not isinstance(max_dets, int) or isinstance(max_dets, bool) or max_dets < 1:
         fail("'max_detections' must be a positive integer")

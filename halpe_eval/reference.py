@@ -43,7 +43,7 @@ from .accumulate import STAT_NAMES
 from .errors import InputError
 from .evaluate import EvalResult, PartResult, mean_part
 from .load import load_ground_truth, load_predictions, read_json
-from .protocol import Protocol
+from .protocol import Protocol, builtin_names, load_protocol
 
 # halpecocotools' part names -> ours.
 PART_NAMES = {"body": "body", "foot": "foot", "face": "face", "hand": "hands", "fullbody": "wholebody"}
@@ -206,8 +206,11 @@ def evaluate_reference(gt_source, preds_source, protocol=None, split_hands: bool
     if not preds:
         raise InputError(f"{preds_name or '<predictions>'}: {proto.reference or 'the reference'} cannot evaluate "
                          "an empty prediction list; use --backend native")
-    if proto.reference not in ("halpecocotools", "xtcocotools", "pycocotools"):
+    if not proto.reference:
         raise InputError(f"protocol {proto.name} has no official evaluator; use --backend native")
+    if proto.name not in builtin_names() or proto != load_protocol(proto.name):
+        raise InputError(f"--backend reference runs {proto.reference} with its own sigmas and conventions, "
+                         f"not those of a protocol file; use a built-in protocol or --backend native")
     gt = prepare_gt(gt, proto)
     if any(isinstance(p["image_id"], str) for p in preds):  # AlphaPose: ids by file name, resolved by our loader
         preds = [dict(p, image_id=int(checked_gt.image_ids[i])) for p, i in zip(preds, checked.image_index)]
