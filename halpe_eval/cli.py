@@ -5,6 +5,7 @@ import contextlib
 import csv
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import click
@@ -37,18 +38,19 @@ Exit status: 0 success, 1 a --fail-under threshold failed,
 DEFAULT_COMPARE_STATS = ("AP", "AP50", "AP75", "AR")
 
 
-def _fail(message: str) -> None:
-    click.echo(f"halpe-eval: error: {message}", err=True)
+def _fail(message: str, prefix: str = "error") -> None:
+    click.echo(f"halpe-eval: {prefix}: {message}", err=True)
     sys.exit(2)
 
 
 def _stat_list(ctx, param, value):
     if value is None:
         return None
-    stats = [s.strip() for s in value.split(",") if s.strip()]
+    stats = list(dict.fromkeys(s.strip() for s in value.split(",") if s.strip()))
     unknown = [s for s in stats if s not in STAT_NAMES]
     if unknown or not stats:
-        raise click.BadParameter(f"unknown statistic(s) {', '.join(unknown)}; choose from {', '.join(STAT_NAMES)}")
+        said = f"unknown statistic(s) {', '.join(unknown)}" if unknown else "no statistic given"
+        raise click.BadParameter(f"{said}; choose from {', '.join(STAT_NAMES)}")
     return tuple(stats)
 
 
@@ -98,24 +100,37 @@ def main(gt, preds, protocol, backend, fmt, output, split_hands, sigmas_file, al
     """
     if names and len(names) != len(preds):
         raise click.UsageError(f"--name was given {len(names)} time(s) for {len(preds)} prediction file(s)")
+    if len(set(names)) != len(names):
+        raise click.UsageError("--name: each run needs its own name")
     names = list(names) or _run_names(preds)
     if backend == "reference" and (sigmas_file or allow_unknown_images or per_keypoint or per_image_file):
         raise click.UsageError(
             "--sigmas, --allow-unknown-images, --per-keypoint and --per-image need --backend native")
+    if [gt, *preds, sigmas_file].count("-") > 1:
+        raise click.UsageError("standard input ('-') can be read only once: give the other inputs as files")
+    try:
+        for spec in gates:  # the syntax now; the part names once the protocol is known
+            parse_threshold(spec)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--fail-under'") from None
+    warnings.filterwarnings("ignore", category=RuntimeWarning)  # numpy's overflow notes; inputs are validated
     tic = time.perf_counter()
     try:
         with _progress(len(preds), quiet) as step:
             results = _evaluate_all(gt, preds, protocol, backend, step, split_hands=split_hands, sigmas=sigmas_file,
                                     allow_unknown_images=allow_unknown_images,
                                     keep_matches=bool(per_keypoint or per_image_file))
-        thresholds = [parse_threshold(spec, list(results[0].parts)) for spec in gates]
     except InputError as exc:
         _fail(str(exc))
-    except ValueError as exc:  # a --fail-under spec naming an unknown part or statistic
-        raise click.BadParameter(str(exc), param_hint="'--fail-under'") from None
     except MemoryError:
         _fail("out of memory while evaluating; try smaller input files")
+    except Exception as exc:  # noqa: BLE001 - a bug of ours: one line, not a traceback
+        _fail(f"{type(exc).__name__}: {exc}; please report it with the command line", prefix="internal error")
     seconds = time.perf_counter() - tic
+    try:
+        thresholds = [parse_threshold(spec, list(results[0].parts)) for spec in gates]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--fail-under'") from None
 
     if not quiet:  # the GT's warnings once, not once per run
         for warning in dict.fromkeys(w for result in results for w in result.warnings):
@@ -127,19 +142,23 @@ def main(gt, preds, protocol, backend, fmt, output, split_hands, sigmas_file, al
             click.echo(f"halpe-eval: profile{run}: {stages}  total {sum(result.timings.values()):.3f}s", err=True)
     keypoints = [_per_keypoint(r) for r in results] if per_keypoint else None
     document = to_json(results, names, keypoints, version=__version__)
+    writing = None
     try:
-        if output:
+        if output is not None:
+            writing = output
             Path(output).write_text(document + "\n", encoding="utf-8")
-        if per_image_file:
+        if per_image_file is not None:
+            writing = per_image_file
             _write_per_image(per_image_file, results, names)
-        if plot_dir:
+        if plot_dir is not None:
             from .plot import plot_pr_curves
 
+            writing = plot_dir
             plot_pr_curves(results, names, plot_dir)
     except InputError as exc:
         _fail(str(exc))
     except OSError as exc:
-        _fail(f"{exc.filename}: cannot write ({exc.strerror})")
+        _fail(f"{exc.filename or writing}: cannot write ({exc.strerror or exc})")
 
     colour = fmt == "table" and sys.stdout.isatty()
     if fmt == "json":

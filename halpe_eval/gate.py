@@ -8,7 +8,7 @@ from typing import List, Optional, Sequence, Tuple
 from .accumulate import STAT_NAMES
 from .evaluate import EvalResult
 
-_SPEC = re.compile(r"^\s*([\w-]+)\.(\w+)\s*=\s*([0-9]*\.?[0-9]+)\s*(%?)\s*$")
+_SPEC = re.compile(r"^\s*([\w-]+)\.(\w+)\s*=\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(%?)\s*$")
 
 
 @dataclass(frozen=True)
@@ -21,15 +21,19 @@ class Threshold:
         return f"{self.part}.{self.stat}"
 
 
-def parse_threshold(spec: str, parts: Sequence[str]) -> Threshold:
-    """``PART.STAT=VALUE`` with VALUE a fraction (0.45) or a percentage (45%); ValueError says why."""
+def parse_threshold(spec: str, parts: Optional[Sequence[str]] = None) -> Threshold:
+    """``PART.STAT=VALUE`` with VALUE a fraction (0.45) or a percentage (45%); ValueError says why.
+
+    ``parts`` are the valid part names (None: not checked yet, before the protocol is known).
+    """
     match = _SPEC.match(spec)
     if not match:
         raise ValueError(f"{spec!r} is not PART.STAT=VALUE (e.g. wholebody.AP=0.45 or hands.AP50=30%)")
     part, stat, number, percent = match.groups()
     value = float(number) / (100 if percent else 1)
-    if part not in parts:
-        raise ValueError(f"{spec!r}: unknown part {part!r}; parts: {', '.join(parts)}")
+    if parts is not None and part not in parts:
+        hint = " (left_hand and right_hand need --split-hands)" if part in ("left_hand", "right_hand") else ""
+        raise ValueError(f"{spec!r}: unknown part {part!r}; parts: {', '.join(parts)}{hint}")
     if stat not in STAT_NAMES:
         raise ValueError(f"{spec!r}: unknown statistic {stat!r}; statistics: {', '.join(STAT_NAMES)}")
     if not 0 <= value <= 1:

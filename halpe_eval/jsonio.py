@@ -42,24 +42,42 @@ def display_name(path) -> str:
     return "<stdin>" if str(path) == "-" else str(path)
 
 
+_VALUE_STARTS = b'[{"-0123456789tfn'  # the first byte of any JSON value
+_BOMS = {b"\xef\xbb\xbf": "UTF-8 with a byte-order mark", b"\xff\xfe": "UTF-16", b"\xfe\xff": "UTF-16"}
+
+
 def _open(path) -> io.BufferedIOBase:
-    """A binary stream of the file's bytes; '-' is stdin, gzip is detected by its magic bytes."""
+    """A binary stream of the file's bytes; '-' is stdin, gzip is detected by its magic bytes.
+
+    Only peeks at the head (pipes and process substitution cannot seek), and refuses at once a
+    stream that cannot be JSON, so that /dev/zero or a binary file fails instead of being read.
+    """
     name = display_name(path)
     try:
         if str(path) == "-":
             raw = sys.stdin.buffer
-            head = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
         else:
             if Path(path).is_dir():
                 raise InputError(f"{name}: is a directory, expected a JSON file")
             raw = open(path, "rb")
-            head = raw.read(2)
-            raw.seek(0)
+        head = raw.peek(64)[:64] if hasattr(raw, "peek") else b""
     except FileNotFoundError:
         raise InputError(f"{name}: file not found") from None
     except OSError as exc:
         raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from None
-    return gzip.GzipFile(fileobj=raw, mode="rb") if head == b"\x1f\x8b" else raw
+    if head[:2] == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    _check_head(head, name)
+    return raw
+
+
+def _check_head(head: bytes, name: str) -> None:
+    for bom, encoding in _BOMS.items():
+        if head.startswith(bom):
+            raise InputError(f"{name}: the file is {encoding}; save it as plain UTF-8 JSON")
+    text = head.lstrip(_WHITESPACE)
+    if text and text[:1] not in _VALUE_STARTS:
+        raise InputError(f"{name}: not JSON text (it starts with {text[:8]!r})")
 
 
 def _read_all(stream, name: str) -> bytes:
@@ -125,12 +143,13 @@ def first_element_of(path, key: str, limit: int = 16 << 20) -> Optional[Any]:
     (the caller then waits for the full parse).
     """
     try:
+        if not os.path.isfile(path):  # a pipe read here would be empty for the real parse
+            return None
         with open(path, "rb") as f:
-            if f.read(2) == b"\x1f\x8b":
-                return None
-            f.seek(0)
             head = f.read(limit)
     except OSError:
+        return None
+    if head[:2] == b"\x1f\x8b":
         return None
     match = re.search(rb'"' + re.escape(key.encode()) + rb'"\s*:\s*\[\s*\{', head)
     if match is None:

@@ -483,6 +483,9 @@ def _bbox_area(records: list, where) -> np.ndarray:
     bad = np.flatnonzero(~np.isfinite(boxes).all(axis=1))
     if len(bad):
         raise InputError(f"{where(bad[0])}: 'bbox' holds NaN or infinity")
+    bad = np.flatnonzero((boxes[:, 2:] < 0).any(axis=1))
+    if len(bad):  # its area would be negative: outside every area range, silently ignored by cocoeval
+        raise InputError(f"{where(bad[0])}: 'bbox' {records[bad[0]]['bbox']} has a negative width or height")
     return boxes[:, 2] * boxes[:, 3]
 
 
@@ -560,15 +563,20 @@ def _image_index(values: list, gt: GroundTruth, name: str, allow_unknown: bool):
 
 
 def _file_name_index(gt: GroundTruth) -> Dict[str, int]:
-    """file name -> image index, by full name and by stem (-2 where a stem is ambiguous)."""
-    index: Dict[str, int] = {}
+    """file name -> image index: by full name, else by base name or stem (-2 where a name is ambiguous)."""
+    exact: Dict[str, int] = {}
+    loose: Dict[str, int] = {}
     for i, file_name in enumerate(gt.file_names):
         if not file_name:
             continue
-        index[file_name] = i
+        _add_name(exact, file_name, i)
         for key in {_basename(file_name), _stem(file_name)} - {file_name}:
-            index[key] = -2 if key in index and index[key] != i else i
-    return index
+            _add_name(loose, key, i)
+    return {**loose, **exact}
+
+
+def _add_name(index: Dict[str, int], key: str, i: int) -> None:
+    index[key] = -2 if key in index and index[key] != i else i
 
 
 def _basename(path: str) -> str:
@@ -646,16 +654,24 @@ def _data_and_name(source, name: str):
 
 
 def _to_array(rows: Sequence, shape: Tuple[int, ...], name: str, what: str, offset: int = 0) -> np.ndarray:
-    """Rows of equal-length number lists -> float64 array; a bad row is named."""
+    """Rows of equal-length number lists -> float64 array; a bad row is named.
+
+    The element type is inferred first: given ``dtype=float`` numpy would turn the string
+    "12.5" into a number, where every official evaluator fails.
+    """
     try:
-        return np.array(rows, dtype=np.float64).reshape(shape)
+        array = np.array(rows)
+        if array.dtype.kind in "biuf":
+            return array.astype(np.float64, copy=False).reshape(shape)
     except (ValueError, TypeError, OverflowError):
         pass
     for i, row in enumerate(rows):
         try:
-            np.array(row, dtype=np.float64).reshape(shape[1:])
+            ok = np.array(row).dtype.kind in "biuf"
         except (ValueError, TypeError, OverflowError):
-            raise InputError(f"{name}: {what} #{offset + i}: 'keypoints' holds a value that is not a number") from None
+            ok = False
+        if not ok:
+            raise InputError(f"{name}: {what} #{offset + i}: 'keypoints' holds a value that is not a number")
     raise InputError(f"{name}: 'keypoints' lists differ in length")  # pragma: no cover
 
 

@@ -212,8 +212,7 @@ def evaluate_reference(gt_source, preds_source, protocol=None, split_hands: bool
         raise InputError(f"--backend reference runs {proto.reference} with its own sigmas and conventions, "
                          f"not those of a protocol file; use a built-in protocol or --backend native")
     gt = prepare_gt(gt, proto)
-    if any(isinstance(p["image_id"], str) for p in preds):  # AlphaPose: ids by file name, resolved by our loader
-        preds = [dict(p, image_id=int(checked_gt.image_ids[i])) for p, i in zip(preds, checked.image_index)]
+    preds = prepare_predictions(preds, proto, checked_gt.image_ids[checked.image_index])
     try:
         if proto.reference == "halpecocotools":
             raw = {PART_NAMES[k]: v for k, v in run_halpecocotools(gt, preds).items()}
@@ -241,13 +240,24 @@ def _part_result(name, precision, recall, values) -> PartResult:
     return PartResult(name, stats, precision, recall, -np.ones_like(precision))
 
 
+def prepare_predictions(preds: list, proto: Protocol, image_ids: np.ndarray) -> list:
+    """Predictions with image ids as resolved by our loader (AlphaPose gives file names) and without
+    null part scores (absent to the native engine; xtcocotools would negate None)."""
+    null_ok = set(proto.part_score_keys.values())
+    return [
+        {**{k: v for k, v in p.items() if not (v is None and k in null_ok)}, "image_id": int(image_id)}
+        for p, image_id in zip(preds, image_ids)
+    ]
+
+
 def prepare_gt(gt: dict, proto: Protocol) -> dict:
-    """GT with ids renumbered from 1, crowd GT marked ``ignore`` if the protocol ignores crowds,
-    and a missing ``num_keypoints`` set to the labelled count if the protocol reads it (pycocotools
-    raises KeyError without it; the native engine counts the labelled keypoints)."""
+    """GT with ids renumbered from 1, a missing ``iscrowd`` set to 0, crowd GT marked ``ignore`` if
+    the protocol ignores crowds, and a missing ``num_keypoints`` set to the labelled count if the
+    protocol reads it (the oracles raise KeyError without these; the native engine reads them so)."""
     anns = []
     for new_id, ann in enumerate(gt["annotations"], start=1):
         ann = dict(ann, id=new_id)
+        ann.setdefault("iscrowd", 0)
         if proto.crowd_ignored and ann.get("iscrowd"):
             ann["ignore"] = 1
         if proto.no_keypoints_rule == "num_keypoints" and "num_keypoints" not in ann:
