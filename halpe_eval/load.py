@@ -542,7 +542,7 @@ def _image_index(values: list, gt: GroundTruth, name: str, allow_unknown: bool):
     for i, v in enumerate(values):
         if isinstance(v, str):
             names = names or _file_name_index(gt)
-            out[i] = names.get(v, names.get(_stem(v), -1))
+            out[i] = next((names[k] for k in (v, _basename(v), _stem(v)) if k in names), -1)
             if out[i] == -2:
                 raise InputError(
                     f"{name}: prediction #{i}: image_id {v!r} matches several GT images by file name; "
@@ -554,6 +554,9 @@ def _image_index(values: list, gt: GroundTruth, name: str, allow_unknown: bool):
     if unknown.any() and not allow_unknown:
         missing = list(dict.fromkeys(values[i] for i in np.flatnonzero(unknown)))  # in file order
         i = int(np.flatnonzero(unknown)[0])
+        if isinstance(values[i], str) and not any(gt.file_names):
+            raise InputError(f"{name}: prediction #{i}: image_id {values[i]!r} is a file name, but the ground "
+                             "truth's images have no 'file_name' to match it; use numeric image ids")
         raise InputError(
             f"{name}: prediction #{i}: image_id {values[i]!r} is not in the ground truth's 'images' "
             f"({len(missing)} unknown: {_listing(missing)}); check the GT file, or pass --allow-unknown-images "
@@ -621,8 +624,8 @@ def _number_column(records: list, key: str, where, required: bool = True) -> np.
 
 
 def _keypoints_field(record: dict, protocol: Protocol):
-    """The flat keypoint list of a record; nested per-part fields are concatenated when all are present."""
-    if protocol.nested_fields and all(f in record for f, _ in protocol.nested_fields[1:]):
+    """The flat keypoint list of a record; nested per-part fields, when any is present, are concatenated."""
+    if protocol.nested_fields and any(f in record for f, _ in protocol.nested_fields[1:]):
         parts = [record.get(f) for f, _ in protocol.nested_fields]
         if all(isinstance(p, list) and len(p) == 3 * c for p, (_, c) in zip(parts, protocol.nested_fields)):
             return [v for p in parts for v in p]

@@ -90,11 +90,13 @@ class Protocol:
         """This protocol with another sigma table (``--sigmas``), length-checked."""
         if not isinstance(sigmas, (list, tuple)):
             raise InputError(f"{source}: expected a JSON list of {self.num_keypoints} sigmas, one per keypoint")
-        if len(sigmas) != self.num_keypoints or not all(_is_number(s) and math.isfinite(s) and s > 0 for s in sigmas):
-            raise InputError(
-                f"{source}: expected {self.num_keypoints} positive numbers for protocol {self.name}, "
-                f"got {len(sigmas)} values"
-            )
+        if len(sigmas) != self.num_keypoints:
+            raise InputError(f"{source}: expected {self.num_keypoints} positive numbers for protocol {self.name}, "
+                             f"got {len(sigmas)} values")
+        bad = next((i for i, s in enumerate(sigmas) if not (_is_number(s) and math.isfinite(s) and s > 0)), None)
+        if bad is not None:
+            raise InputError(f"{source}: sigma #{bad} ({self.keypoints[bad]}) is {json.dumps(sigmas[bad])}, "
+                             "expected a positive number")
         return dataclasses.replace(self, sigmas=tuple(float(s) for s in sigmas))
 
 

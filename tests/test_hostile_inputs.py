@@ -247,3 +247,42 @@ def test_reference_backend_treats_null_part_scores_as_absent(tmp_path):
     from halpe_eval.reference import evaluate_reference
 
     assert native.stats() == evaluate_reference(gt, preds).stats()
+
+
+@pytest.mark.parametrize("sigmas, fragment", [
+    ([0.05] * 135, "expected 136 positive numbers for protocol halpe136, got 135 values"),
+    ([0.05] * 3 + [-0.05] + [0.05] * 132, "sigma #3 (left_ear) is -0.05, expected a positive number"),
+    ([0.05] * 7 + ["0.05"] + [0.05] * 128, 'sigma #7 (left_elbow) is "0.05", expected a positive number'),
+])
+def test_sigma_mistakes_name_the_entry(tmp_path, sigmas, fragment):
+    assert_input_error(*run(GT, PREDS, "--sigmas", write(tmp_path, "s.json", sigmas)), "s.json: " + fragment)
+
+
+def test_a_partly_nested_record_names_the_missing_field(tmp_path):
+    from halpe_eval.reference import nest
+
+    gt, preds = case(6, "coco-wholebody")
+    cwb = load_protocol("coco-wholebody")
+    preds = [nest(p, cwb) for p in preds]
+    for p in preds:
+        p["keypoints"] = p["keypoints"][:51]
+    del preds[2]["face_kpts"]
+    assert_input_error(*run(write(tmp_path, "gt.json", gt), write(tmp_path, "p.json", preds)),
+                       "prediction #2", "'face_kpts' is missing or has the wrong length")
+
+
+def test_file_name_ids_against_a_gt_without_file_names(tmp_path):
+    gt = fixture_json(GT)
+    for image in gt["images"]:
+        image.pop("file_name", None)
+    preds = fixture_json(PREDS)
+    preds[0]["image_id"] = "000000000102.jpg"
+    assert_input_error(*run(write(tmp_path, "gt.json", gt), write(tmp_path, "p.json", preds)),
+                       "'000000000102.jpg' is a file name, but the ground truth's images have no 'file_name'")
+
+
+def test_file_names_match_with_a_directory_prefix(tmp_path):
+    gt = fixture_json(GT)
+    preds = [dict(p, image_id="some/dir/" + next(i["file_name"] for i in gt["images"] if i["id"] == p["image_id"]))
+             for p in fixture_json(PREDS)]
+    assert evaluate(GT, write(tmp_path, "p.json", preds)).stats() == evaluate(GT, PREDS).stats()
