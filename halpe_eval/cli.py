@@ -113,10 +113,11 @@ def main(gt, preds, protocol, backend, fmt, output, split_hands, sigmas_file, al
             parse_threshold(spec)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="'--fail-under'") from None
-    warnings.filterwarnings("ignore", category=RuntimeWarning)  # numpy's overflow notes; inputs are validated
     tic = time.perf_counter()
     try:
-        with _progress(len(preds), quiet) as step:
+        # Python warnings (numpy's overflow notes, the oracles' own) stay off stderr; ours are in the result.
+        with _progress(len(preds), quiet) as step, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             results = _evaluate_all(gt, preds, protocol, backend, step, split_hands=split_hands, sigmas=sigmas_file,
                                     allow_unknown_images=allow_unknown_images,
                                     keep_matches=bool(per_keypoint or per_image_file))

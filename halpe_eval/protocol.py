@@ -120,12 +120,13 @@ def detect_protocol(annotation: Mapping) -> Protocol:
     keypoints = annotation.get("keypoints")
     if not isinstance(keypoints, list):
         raise InputError(f"has no 'keypoints' list to detect the protocol from; {choose}")
+    if len(keypoints) % 3:
+        raise InputError(f"has {len(keypoints)} keypoint numbers, not x, y, v triples")
     count = len(keypoints) // 3
     for proto in builtins:
-        if proto.num_keypoints == count and len(keypoints) == 3 * count:
+        if proto.num_keypoints == count:
             return proto
-    raise InputError(f"has {len(keypoints)} keypoint numbers; no built-in protocol has {len(keypoints) / 3:g} "
-                     f"keypoints; {choose}")
+    raise InputError(f"has {count} keypoints; no built-in protocol has {count}; {choose}")
 
 
 def load_protocol(spec) -> Protocol:

@@ -20,9 +20,10 @@ applied only while it runs, make it work unchanged:
 oracles, bugs included.  ``evaluate_reference`` validates the inputs like the
 native backend, feeds the protocol's oracle inputs transformed so that the
 documented bugs and gaps cannot bite (crowd GT marked ``ignore`` when the
-protocol ignores crowds; annotation ids renumbered from 1; a missing
-``num_keypoints`` filled in with the labelled count where the oracle reads it;
-AlphaPose file-name image ids replaced by the GT's ids) and returns an
+protocol ignores crowds; annotation ids renumbered from 1; a missing ``iscrowd``
+set to 0 and a missing ``num_keypoints`` to the labelled count; AlphaPose
+file-name image ids replaced by the GT's ids; null part scores dropped), refuses
+protocol files that differ from the built-in protocol, and returns an
 :class:`EvalResult`.  Anything else the oracle raises becomes one
 :class:`InputError` line.
 """
