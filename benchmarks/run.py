@@ -9,7 +9,8 @@ Each contender runs as a whole process (interpreter start, imports, parsing, sco
 - floor:      parse both files with halpe-eval's reader and convert the keypoints to arrays (one process)
 
 Wall time is the median over --repeat runs (the reference and halpecocotools alone run
---reference-repeat times, faster-coco-eval --peer-repeat times). Memory is
+--reference-repeat times, faster-coco-eval --peer-repeat times), taken round-robin: native and
+the floor run side by side in every round. Memory is
 the peak, over the run, of the summed PSS (proportional set size) of the process and all its
 children, sampled every 20 ms from /proc: PSS counts pages shared between forked workers once, so
 the sum is the memory the run really holds. The native and reference JSON must agree to 1e-9, or
@@ -80,14 +81,21 @@ def measure(cmd: list) -> tuple:
     return wall, peak[0] / 1024, out
 
 
-def run(name: str, cmd: list, repeat: int) -> dict:
-    walls, mems, out = [], [], b""
-    for _ in range(repeat):
-        wall, mem, out = measure(cmd)
-        walls.append(wall)
-        mems.append(mem)
-        print(f"  {name}: {wall:.2f} s, {mem:.0f} MiB", file=sys.stderr)
-    return {"name": name, "wall": statistics.median(walls), "memory": max(mems), "runs": repeat, "out": out}
+def run_rounds(contenders: list) -> dict:
+    """Run the contenders round-robin (round r runs each one with more than r repeats), so that a
+    machine whose speed drifts during a long run slows every contender alike, not only the last."""
+    walls = {name: [] for name, _, _ in contenders}
+    mems = {name: [] for name, _, _ in contenders}
+    outs = {}
+    for r in range(max(n for _, _, n in contenders)):
+        for name, cmd, n in contenders:
+            if r < n:
+                wall, mem, outs[name] = measure(cmd)
+                walls[name].append(wall)
+                mems[name].append(mem)
+                print(f"  {name}: {wall:.2f} s, {mem:.0f} MiB", file=sys.stderr)
+    return {name: {"name": name, "wall": statistics.median(walls[name]), "memory": max(mems[name]),
+                   "runs": len(walls[name]), "out": outs[name]} for name, _, _ in contenders}
 
 
 def machine() -> str:
@@ -121,7 +129,8 @@ def main() -> None:
         subprocess.run([sys.executable, str(HERE / "generate.py"), "--scale", args.scale, "--out", str(args.data)],
                        check=True)
     py = sys.executable
-    contenders = [("native", [py, "-m", "halpe_eval.cli", gt, preds, "--format", "json", "-q"], args.repeat)]
+    contenders = [("native", [py, "-m", "halpe_eval.cli", gt, preds, "--format", "json", "-q"], args.repeat),
+                  ("floor (parse + convert)", [py, HERE / "floor.py", gt, preds], args.repeat)]
     if not args.no_reference:
         contenders.append(("reference (halpecocotools)",
                            [py, "-m", "halpe_eval.cli", gt, preds, "--backend", "reference", "--format", "json", "-q"],
@@ -136,11 +145,10 @@ def main() -> None:
                                [py, HERE / "peers" / "faster_coco_eval_per_part.py", gt, preds], args.peer_repeat))
         except ImportError:
             print("faster-coco-eval not installed: skipped (pip install faster-coco-eval)", file=sys.stderr)
-    contenders.append(("floor (parse + convert)", [py, HERE / "floor.py", gt, preds], args.repeat))
 
     print(f"scale {args.scale}: {gt.stat().st_size / 2**20:.0f} MiB GT, {preds.stat().st_size / 2**20:.0f} MiB "
           "predictions", file=sys.stderr)
-    results = {name: run(name, [str(c) for c in cmd], n) for name, cmd, n in contenders}
+    results = run_rounds([(name, [str(c) for c in cmd], n) for name, cmd, n in contenders])
 
     native = results["native"]
     if "reference (halpecocotools)" in results:
@@ -161,7 +169,7 @@ def main() -> None:
         "| contender | wall (median) | peak memory (PSS) | native is faster by | native memory ratio |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for name, r in results.items():
+    for name, r in sorted(results.items(), key=lambda item: item[1] is floor):  # the floor last
         speed = "" if r is native else f"{r['wall'] / native['wall']:.1f}x"
         memory = "" if r is native else f"{native['memory'] / r['memory']:.2f}"
         runs = f"{r['runs']} run{'s' if r['runs'] > 1 else ''}"
