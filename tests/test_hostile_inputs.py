@@ -183,12 +183,17 @@ def test_named_pipes_are_read_like_files(tmp_path):
 # ---------------------------------------------------------------- records
 
 
+def run_with_first_image_id(tmp_path, gt, image_id):
+    """The CLI on ``gt`` and the fixture predictions, the first of them on ``image_id``."""
+    preds = fixture_json(PREDS)
+    preds[0]["image_id"] = image_id
+    return run(write(tmp_path, "gt.json", gt), write(tmp_path, "p.json", preds))
+
+
 def test_duplicate_file_names_are_ambiguous_for_alphapose_ids(tmp_path):
     gt = fixture_json(GT)
     gt["images"][0]["file_name"] = gt["images"][1]["file_name"] = "same.jpg"
-    preds = fixture_json(PREDS)
-    preds[0]["image_id"] = "same.jpg"
-    assert_input_error(*run(write(tmp_path, "gt.json", gt), write(tmp_path, "p.json", preds)),
+    assert_input_error(*run_with_first_image_id(tmp_path, gt, "same.jpg"),
                        "image_id 'same.jpg' matches several GT images by file name")
 
 
@@ -275,9 +280,7 @@ def test_file_name_ids_against_a_gt_without_file_names(tmp_path):
     gt = fixture_json(GT)
     for image in gt["images"]:
         image.pop("file_name", None)
-    preds = fixture_json(PREDS)
-    preds[0]["image_id"] = "000000000102.jpg"
-    assert_input_error(*run(write(tmp_path, "gt.json", gt), write(tmp_path, "p.json", preds)),
+    assert_input_error(*run_with_first_image_id(tmp_path, gt, "000000000102.jpg"),
                        "'000000000102.jpg' is a file name, but the ground truth's images have no 'file_name'")
 
 
