@@ -20,6 +20,14 @@ AREA_RANGES = {"all": (0.0, 1e5**2), "medium": (32.0**2, 96.0**2), "large": (96.
 STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
 
 
+def threshold_index(threshold: float) -> int:
+    """Position of an OKS threshold in IOU_THRESHOLDS (which holds 0.5, 0.55, ..., 0.95)."""
+    hits = np.flatnonzero(np.isclose(IOU_THRESHOLDS, threshold))
+    if not len(hits):
+        raise ValueError(f"OKS threshold {threshold} is not one of {IOU_THRESHOLDS.round(2).tolist()}")
+    return int(hits[0])
+
+
 def precision_recall(
     scores: np.ndarray,
     sort_key: np.ndarray,
@@ -74,8 +82,8 @@ def summarize(precision: np.ndarray, recall: np.ndarray) -> Dict[str, Optional[f
         defined = values[values > -1]
         return float(np.mean(defined)) if defined.size else None
 
-    t50 = np.flatnonzero(IOU_THRESHOLDS == 0.5)
-    t75 = np.flatnonzero(IOU_THRESHOLDS == 0.75)
+    t50 = [threshold_index(0.5)]  # a list keeps the threshold axis, as cocoeval's selection does
+    t75 = [threshold_index(0.75)]
     return {
         "AP": mean(precision[:, :, :, 0]),
         "AP50": mean(precision[t50][:, :, :, 0]),

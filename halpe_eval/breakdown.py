@@ -9,16 +9,9 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from .accumulate import IOU_THRESHOLDS
+from .accumulate import threshold_index
 from .evaluate import EvalResult
-from .oks import EPS
-
-
-def _threshold_index(threshold: float) -> int:
-    hits = np.flatnonzero(np.isclose(IOU_THRESHOLDS, threshold))
-    if not len(hits):
-        raise ValueError(f"OKS threshold {threshold} is not one of {IOU_THRESHOLDS.round(2).tolist()}")
-    return int(hits[0])
+from .oks import EPS, similarity_exponent
 
 
 def keypoint_owner(protocol) -> List[str]:
@@ -49,8 +42,8 @@ def per_keypoint(result: EvalResult, part: Optional[str] = None, threshold: floa
     matches = result.parts[part].matches
     if matches is None or gt is None or preds is None:
         raise ValueError(f"part {part!r} has no kept matches: evaluate(..., keep_matches=True), native backend")
-    t = _threshold_index(threshold)
-    tp = (matches.gt[t] >= 0) & ~matches.dt_ignored[t]
+    t = threshold_index(threshold)
+    tp = matches.true_positive(t)
     dts, gts = matches.dt[tp], matches.gt[t][tp]
     idx = np.asarray(proto.parts[part])
     coord = np.dtype(proto.coordinate_dtype)  # differences taken as the OKS takes them
@@ -58,7 +51,7 @@ def per_keypoint(result: EvalResult, part: Optional[str] = None, threshold: floa
     dist2 = (d.astype(np.float64) ** 2).sum(axis=2)
     area = gt.area[gts][:, None]
     variances = (np.asarray(proto.sigmas)[idx] * 2) ** 2
-    similarity = np.exp(-dist2 / variances / (area + EPS) / 2)
+    similarity = np.exp(-similarity_exponent(dist2, variances, area))
     normalized = np.sqrt(dist2) / np.sqrt(area + EPS)
     labelled = gt.keypoints[gts][:, idx, 2] > 0
     pairs = labelled.sum(axis=0)
@@ -91,13 +84,12 @@ def per_image(result: EvalResult) -> List[Dict]:
     """One row per image and scored part: GT (not ignored), predictions scored, true positives at
     OKS 0.5 and 0.75, and the mean OKS of the true positives at 0.5 (None without any)."""
     gt, preds = result.ground_truth, result.predictions
-    if gt is None or preds is None or not any(
-            c.matches is not None for p in result.parts.values() for c in (p.components or (p,))):
+    scored = {c.name: c for part in result.parts.values() for c in (part.components or (part,))}
+    if gt is None or preds is None or all(c.matches is None for c in scored.values()):
         raise ValueError("per-image results need evaluate(..., keep_matches=True) on the native backend")
-    t50, t75 = _threshold_index(0.5), _threshold_index(0.75)
+    t50, t75 = threshold_index(0.5), threshold_index(0.75)
     n_img = len(gt.image_ids)
     rows = []
-    scored = {c.name: c for part in result.parts.values() for c in (part.components or (part,))}
     for part, part_result in scored.items():
         matches = part_result.matches
         if matches is None:
@@ -106,8 +98,7 @@ def per_image(result: EvalResult) -> List[Dict]:
         n_gt = count(gt.image_index[~matches.gt_ignored])
         dt_image = preds.image_index[matches.dt]
         n_dt = count(dt_image)
-        tp50 = (matches.gt[t50] >= 0) & ~matches.dt_ignored[t50]
-        tp75 = (matches.gt[t75] >= 0) & ~matches.dt_ignored[t75]
+        tp50, tp75 = matches.true_positive(t50), matches.true_positive(t75)
         m50, m75 = count(dt_image[tp50]), count(dt_image[tp75])
         oks_sum = count(dt_image[tp50], matches.oks[t50][tp50])
         for i in np.flatnonzero((n_gt > 0) | (n_dt > 0)):

@@ -51,6 +51,10 @@ class Matches:
     dt_ignored: np.ndarray  # (T, N)
     gt_ignored: np.ndarray  # (G,) ignored in this part
 
+    def true_positive(self, t: int) -> np.ndarray:
+        """(N,) matched at threshold index ``t`` to a GT that is not ignored."""
+        return (self.gt[t] >= 0) & ~self.dt_ignored[t]
+
 
 @dataclass(frozen=True)
 class EvalResult:

@@ -17,6 +17,11 @@ EPS = np.spacing(1)
 BLOCK_PAIRS = 4096  # pairs per block: bounds temporaries to a few MB per part
 
 
+def similarity_exponent(sq_distance: np.ndarray, variances: np.ndarray, area: np.ndarray) -> np.ndarray:
+    """COCO's per-keypoint ``e``, in cocoeval's order of operations: the similarity is ``exp(-e)``."""
+    return sq_distance / variances / (area + EPS) / 2
+
+
 def pair_oks(
     dt_xy: np.ndarray,
     gt_keypoints: np.ndarray,
@@ -40,7 +45,6 @@ def pair_oks(
     labelled = part_gt[:, :, 2] > 0
     n_labelled = labelled.sum(axis=1)
     variances = (np.asarray(sigmas, dtype=np.float64) * 2) ** 2
-    scale = gt_area + EPS
     # Box doubled on each side, [x - w, x + 2w] x [y - h, y + 2h], in the coordinate dtype (as the oracle).
     low = (gt_bbox[:, :2] - gt_bbox[:, 2:]).astype(coord)
     high = (gt_bbox[:, :2] + gt_bbox[:, 2:] * 2).astype(coord)
@@ -56,7 +60,7 @@ def pair_oks(
             gl = g[lab]
             diff = d[lab] - gt_xy[gl]  # in the coordinate dtype, as the oracle
             sq = diff[:, :, 0] ** 2 + diff[:, :, 1] ** 2
-            e = sq / variances / scale[gl, None] / 2
+            e = similarity_exponent(sq, variances, gt_area[gl, None])
             oks[lab] = _mean_of_labelled(np.exp(-e), labelled[gl], n_labelled[gl])
         if not lab.all():
             gu = g[~lab]
@@ -64,7 +68,7 @@ def pair_oks(
             dist = np.maximum(low[gu, None, :] - p, 0).astype(np.float64)
             dist += np.maximum(p - high[gu, None, :], 0)
             sq = dist[:, :, 0] ** 2 + dist[:, :, 1] ** 2
-            e = sq / variances / scale[gu, None] / 2
+            e = similarity_exponent(sq, variances, gt_area[gu, None])
             oks[~lab] = np.exp(-e).mean(axis=1)
 
     starts = range(0, len(pair_dt), BLOCK_PAIRS)

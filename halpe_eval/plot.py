@@ -6,7 +6,7 @@ from typing import List, Sequence
 
 import numpy as np
 
-from .accumulate import IOU_THRESHOLDS, RECALL_THRESHOLDS
+from .accumulate import RECALL_THRESHOLDS, threshold_index
 from .errors import InputError
 from .evaluate import EvalResult
 
@@ -28,7 +28,7 @@ def plot_pr_curves(results: Sequence[EvalResult], names: Sequence[str], out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"{out_dir}: cannot create the plot directory ({exc.strerror})") from None
-    t50, t75 = (int(np.flatnonzero(np.isclose(IOU_THRESHOLDS, t))[0]) for t in (0.5, 0.75))
+    t50, t75 = threshold_index(0.5), threshold_index(0.75)
     written = []
     protocol = results[0].protocol.name
     for part in results[0].parts:

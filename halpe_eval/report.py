@@ -43,8 +43,7 @@ def _render(headers: List[str], rows: List[list], fmt: str, align: Optional[Sequ
 
 def stats_table(result: EvalResult, fmt: str = "table", stats: Sequence[str] = STAT_NAMES) -> str:
     """Parts as rows, statistics as columns: percent with one decimal, or full fractions in CSV."""
-    cell = (lambda v: "" if v is None else repr(v)) if fmt == "csv" else percent
-    rows = [[name] + [cell(part.stats[s]) for s in stats] for name, part in result.parts.items()]
+    rows = [[name] + [_cell(part.stats[s], fmt) for s in stats] for name, part in result.parts.items()]
     return _render(["part", *stats], rows, fmt)
 
 
