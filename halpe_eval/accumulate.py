@@ -10,22 +10,12 @@ or -1 (reported as undefined) when there are none.
 """
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Optional, Tuple
 
 import numpy as np
 
-IOU_THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
-RECALL_THRESHOLDS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
-AREA_RANGES = {"all": (0.0, 1e5**2), "medium": (32.0**2, 96.0**2), "large": (96.0**2, 1e5**2)}
-STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
-
-
-def threshold_index(threshold: float) -> int:
-    """Position of an OKS threshold in IOU_THRESHOLDS (which holds 0.5, 0.55, ..., 0.95)."""
-    hits = np.flatnonzero(np.isclose(IOU_THRESHOLDS, threshold))
-    if not len(hits):
-        raise ValueError(f"OKS threshold {threshold} is not one of {IOU_THRESHOLDS.round(2).tolist()}")
-    return int(hits[0])
+from .protocol import EvalParams
+from .results import Stats
 
 
 def precision_recall(
@@ -34,15 +24,16 @@ def precision_recall(
     true_pos: np.ndarray,
     ignored: np.ndarray,
     n_positive: np.ndarray,
-):
+    recall_thresholds: np.ndarray,
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """PR for one category.
 
     ``scores`` (N,) and ``sort_key`` (N,) order the predictions (score desc, then key);
-    ``true_pos`` / ``ignored`` are (A, T, N); ``n_positive`` (A,) counts non-ignored GT.
-    Returns precision (T, R, A), recall (T, A), score at each recall threshold (T, R, A).
+    ``true_pos`` / ``ignored`` are [A x T x N]; ``n_positive`` (A,) counts non-ignored GT.
+    Returns precision [T x R x A], recall [T x A], score at each recall threshold [T x R x A].
     """
     n_area, n_thr, n = true_pos.shape
-    n_rec = len(RECALL_THRESHOLDS)
+    n_rec = len(recall_thresholds)
     precision = -np.ones((n_thr, n_rec, n_area))
     recall = -np.ones((n_thr, n_area))
     score_at = -np.ones((n_thr, n_rec, n_area))
@@ -65,34 +56,28 @@ def precision_recall(
             continue
         pr = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]
         for t in range(n_thr):
-            at = np.searchsorted(rc[t], RECALL_THRESHOLDS, side="left")
+            at = np.searchsorted(rc[t], recall_thresholds, side="left")
             reached = at < n
             precision[t, :, a] = np.where(reached, pr[t, np.minimum(at, n - 1)], 0.0)
             score_at[t, :, a] = np.where(reached, sorted_scores[np.minimum(at, n - 1)], 0.0)
     return precision, recall, score_at
 
 
-def summarize(precision: np.ndarray, recall: np.ndarray) -> Dict[str, Optional[float]]:
-    """The ten keypoint statistics from precision (T, R, K, A) and recall (T, K, A).
+def summarize(precision: np.ndarray, recall: np.ndarray, params: EvalParams) -> Stats:
+    """The protocol's statistics from precision [T x R x K x A] and recall [T x K x A].
 
-    Area columns follow AREA_RANGES' order: all, medium, large.
+    Each is the mean over the entries > -1 of its area range, at one OKS threshold or over all
+    (cocoeval's ``_summarize``); None (cocoeval's -1) when no entry is defined.
     """
 
     def mean(values: np.ndarray) -> Optional[float]:
         defined = values[values > -1]
         return float(np.mean(defined)) if defined.size else None
 
-    t50 = [threshold_index(0.5)]  # a list keeps the threshold axis, as cocoeval's selection does
-    t75 = [threshold_index(0.75)]
-    return {
-        "AP": mean(precision[:, :, :, 0]),
-        "AP50": mean(precision[t50][:, :, :, 0]),
-        "AP75": mean(precision[t75][:, :, :, 0]),
-        "APm": mean(precision[:, :, :, 1]),
-        "APl": mean(precision[:, :, :, 2]),
-        "AR": mean(recall[:, :, 0]),
-        "AR50": mean(recall[t50][:, :, 0]),
-        "AR75": mean(recall[t75][:, :, 0]),
-        "ARm": mean(recall[:, :, 1]),
-        "ARl": mean(recall[:, :, 2]),
-    }
+    stats: Stats = {}
+    for stat in params.statistics:
+        values = precision if stat.measure == "AP" else recall
+        if stat.oks is not None:
+            values = values[[params.threshold_index(stat.oks)]]  # a list keeps the axis, as cocoeval's selection
+        stats[stat.name] = mean(values[..., params.area_names.index(stat.area)])
+    return stats

@@ -9,8 +9,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from .accumulate import threshold_index
-from .evaluate import EvalResult
+from .results import EvalResult
 from .oks import EPS, similarity_exponent
 
 
@@ -42,7 +41,7 @@ def per_keypoint(result: EvalResult, part: Optional[str] = None, threshold: floa
     matches = result.parts[part].matches
     if matches is None or gt is None or preds is None:
         raise ValueError(f"part {part!r} has no kept matches: evaluate(..., keep_matches=True), native backend")
-    t = threshold_index(threshold)
+    t = proto.params.threshold_index(threshold)
     tp = matches.true_positive(t)
     dts, gts = matches.dt[tp], matches.gt[t][tp]
     idx = np.asarray(proto.parts[part])
@@ -87,7 +86,8 @@ def per_image(result: EvalResult) -> List[Dict]:
     scored = {c.name: c for part in result.parts.values() for c in (part.components or (part,))}
     if gt is None or preds is None or all(c.matches is None for c in scored.values()):
         raise ValueError("per-image results need evaluate(..., keep_matches=True) on the native backend")
-    t50, t75 = threshold_index(0.5), threshold_index(0.75)
+    params = result.protocol.params
+    t50, t75 = params.threshold_index(0.5), params.threshold_index(0.75)
     n_img = len(gt.image_ids)
     rows = []
     for part, part_result in scored.items():

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .accumulate import STAT_NAMES
+from .protocol import COCO_STAT_NAMES as STAT_NAMES
 from .errors import InputError
 from .evaluate import evaluate
 from .gate import failures, parse_threshold

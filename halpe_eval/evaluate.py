@@ -4,105 +4,18 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .accumulate import AREA_RANGES, IOU_THRESHOLDS, RECALL_THRESHOLDS, STAT_NAMES, precision_recall, summarize
+from .accumulate import precision_recall, summarize
 from .errors import InputError
 from .load import (GroundTruth, PredictionReader, Predictions, ground_truth_protocol, load_ground_truth,
                    peek_protocol, read_json)
 from .match import select_candidates, greedy_match
 from .oks import pair_oks
 from .protocol import Protocol, load_protocol
-
-
-@dataclass(frozen=True)
-class PartResult:
-    """Statistics and PR arrays of one part.
-
-    ``precision`` and ``scores`` are (T, R, K, A), ``recall`` is (T, K, A): OKS
-    thresholds x recall thresholds x categories x area ranges (all, medium,
-    large), -1 where undefined, as in cocoeval's ``eval`` dict (without its M axis).
-    """
-
-    name: str
-    stats: Dict[str, Optional[float]]
-    precision: np.ndarray
-    recall: np.ndarray
-    scores: np.ndarray
-    matches: Optional["Matches"] = None  # with evaluate(keep_matches=True); never for mean parts
-    components: Tuple["PartResult", ...] = ()  # the parts a mean part averages
-
-
-@dataclass(frozen=True)
-class Matches:
-    """The matching in area range 'all', kept for breakdowns (per image, per keypoint).
-
-    N predictions were scored in the part (after the zero-score drop and the
-    per-image top-k); ``gt``/``oks`` are (T, N): the matched GT index and its OKS
-    at each threshold, -1 / NaN where unmatched.
-    """
-
-    dt: np.ndarray  # (N,) indices into Predictions
-    gt: np.ndarray  # (T, N)
-    oks: np.ndarray  # (T, N)
-    dt_ignored: np.ndarray  # (T, N)
-    gt_ignored: np.ndarray  # (G,) ignored in this part
-
-    def true_positive(self, t: int) -> np.ndarray:
-        """(N,) matched at threshold index ``t`` to a GT that is not ignored."""
-        return (self.gt[t] >= 0) & ~self.dt_ignored[t]
-
-
-@dataclass(frozen=True)
-class EvalResult:
-    protocol: Protocol
-    parts: Dict[str, PartResult]
-    num_images: int
-    num_gt: int
-    num_predictions: int
-    warnings: Tuple[str, ...] = ()
-    timings: Dict[str, float] = field(default_factory=dict)
-    prediction_format: str = ""
-    ground_truth: Optional[GroundTruth] = field(default=None, repr=False)  # the arrays scored
-    predictions: Optional[Predictions] = field(default=None, repr=False)
-
-    @classmethod
-    def of(cls, protocol: Protocol, parts: Dict[str, PartResult], gt: GroundTruth, preds: Predictions,
-           timings: Dict[str, float]) -> "EvalResult":
-        """The result of scoring ``preds`` against ``gt``: counts and warnings come from them."""
-        return cls(
-            protocol=protocol,
-            parts=parts,
-            num_images=len(gt.image_ids),
-            num_gt=len(gt.ann_ids),
-            num_predictions=len(preds),
-            warnings=gt.warnings + preds.warnings,
-            timings=timings,
-            prediction_format=preds.format,
-            ground_truth=gt,
-            predictions=preds,
-        )
-
-    def stats(self) -> Dict[str, Dict[str, Optional[float]]]:
-        return {name: dict(part.stats) for name, part in self.parts.items()}
-
-    def to_dict(self) -> dict:
-        """The JSON document of ``--format json``: fractions, ``None`` where undefined."""
-        return {
-            "protocol": self.protocol.name,
-            "parts": self.stats(),
-            "counts": {
-                "images": self.num_images,
-                "gt_people": self.num_gt,
-                "predictions": self.num_predictions,
-                "warnings": len(self.warnings),
-            },
-            "prediction_format": self.prediction_format,
-            "warnings": list(self.warnings),
-        }
+from .results import EvalResult, Matches, PartResult, mean_part
 
 
 GroundTruthLike = Union[GroundTruth, dict, str]
@@ -210,13 +123,14 @@ def _evaluate_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: s
     if proto.no_keypoints_rule == "num_keypoints":  # pycocotools reads the field where it is present
         no_keypoints = np.where(gt.num_keypoints >= 0, gt.num_keypoints == 0, no_keypoints)
     base_ignored = (gt.ignore & proto.ignore_field) | no_keypoints | (gt.iscrowd & proto.crowd_ignored)
-    ranges = np.array(list(AREA_RANGES.values()))
+    params = proto.params
+    ranges = params.area_bounds()
     gt_out = (gt.area[None, :] < ranges[:, :1]) | (gt.area[None, :] > ranges[:, 1:])
     dt_area = preds.area[cand.dt]
     dt_out = (dt_area[None, :] < ranges[:, :1]) | (dt_area[None, :] > ranges[:, 1:])
     gt_ignored = base_ignored[None, :] | gt_out  # (A, G)
 
-    matched = greedy_match(cand, oks, gt_ignored, gt.iscrowd, IOU_THRESHOLDS)
+    matched = greedy_match(cand, oks, gt_ignored, gt.iscrowd, np.asarray(params.oks_thresholds))
     true_pos = matched >= 0
     area_axis = np.arange(len(ranges))[:, None, None]
     if gt_ignored.shape[1]:
@@ -228,23 +142,24 @@ def _evaluate_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: s
     tic = time.perf_counter()
 
     n_cat = len(gt.category_ids)
-    shape = (len(IOU_THRESHOLDS), len(RECALL_THRESHOLDS), n_cat, len(ranges))
+    shape = (len(params.oks_thresholds), len(params.recall_thresholds), n_cat, len(ranges))
     precision, scores = -np.ones(shape), -np.ones(shape)
-    recall = -np.ones((len(IOU_THRESHOLDS), n_cat, len(ranges)))
+    recall = -np.ones((len(params.oks_thresholds), n_cat, len(ranges)))
     cand_cat = preds.category_index[cand.dt]
     for k in range(n_cat):
         sel = np.flatnonzero(cand_cat == k)
         n_positive = (~gt_ignored[:, gt.category_index == k]).sum(axis=1)
         # Candidates are grouped by image id then rank, so their position breaks score ties.
         precision[:, :, k], recall[:, k], scores[:, :, k] = precision_recall(
-            score[cand.dt[sel]], sel, true_pos[:, :, sel], dt_ignored[:, :, sel], n_positive
+            score[cand.dt[sel]], sel, true_pos[:, :, sel], dt_ignored[:, :, sel], n_positive,
+            np.asarray(params.recall_thresholds),
         )
     timings["accumulate"] = time.perf_counter() - tic
     matches = None
     if keep_matches:
         matches = Matches(cand.dt, matched[0], _oks_of(cand, oks, matched[0], len(gt.ann_ids)), dt_ignored[0],
                           gt_ignored[0])
-    return PartResult(part, summarize(precision, recall), precision, recall, scores, matches), timings
+    return PartResult(part, summarize(precision, recall, params), precision, recall, scores, matches), timings
 
 
 def _oks_of(cand, oks: np.ndarray, matched: np.ndarray, n_gt: int) -> np.ndarray:
@@ -265,18 +180,4 @@ def _as_slice(idx: np.ndarray):
     return idx
 
 
-def mean_part(name: str, components: List[PartResult]) -> PartResult:
-    """Stat-by-stat mean of parts (COCO-WholeBody's hand AP: mean of left and right, jin-s13/COCO-WholeBody#38).
-
-    Undefined when any component is undefined; the PR arrays are the components' stacked on a new first axis.
-    """
-    stats = {}
-    for stat in STAT_NAMES:
-        values = [c.stats[stat] for c in components]
-        stats[stat] = None if any(v is None for v in values) else float(np.mean(values))
-    stack = lambda attr: np.stack([getattr(c, attr) for c in components])  # noqa: E731
-    return PartResult(name, stats, stack("precision"), stack("recall"), stack("scores"),
-                      components=tuple(components))
-
-
-__all__ = ["EvalResult", "Matches", "PartResult", "evaluate", "mean_part"]
+__all__ = ["evaluate"]

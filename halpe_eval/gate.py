@@ -5,8 +5,8 @@ import re
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
-from .accumulate import STAT_NAMES
-from .evaluate import EvalResult
+from .protocol import COCO_STAT_NAMES as STAT_NAMES
+from .results import EvalResult
 
 _SPEC = re.compile(r"^\s*([\w-]+)\.(\w+)\s*=\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(%?)\s*$")
 

@@ -6,9 +6,8 @@ from typing import List, Sequence
 
 import numpy as np
 
-from .accumulate import RECALL_THRESHOLDS, threshold_index
 from .errors import InputError
-from .evaluate import EvalResult
+from .results import EvalResult
 
 FIGSIZE, DPI = (6.4, 4.8), 100  # 640 x 480 pixels
 
@@ -28,7 +27,9 @@ def plot_pr_curves(results: Sequence[EvalResult], names: Sequence[str], out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"{out_dir}: cannot create the plot directory ({exc.strerror})") from None
-    t50, t75 = threshold_index(0.5), threshold_index(0.75)
+    params = results[0].protocol.params
+    t50, t75 = params.threshold_index(0.5), params.threshold_index(0.75)
+    recall_points = params.recall_thresholds
     written = []
     protocol = results[0].protocol.name
     for part in results[0].parts:
@@ -37,9 +38,9 @@ def plot_pr_curves(results: Sequence[EvalResult], names: Sequence[str], out_dir)
             precision = _category_mean(result.parts[part].precision)  # (T, R)
             colour = f"C{run}"
             prefix = f"{name}: " if len(results) > 1 else ""
-            ax.plot(RECALL_THRESHOLDS, precision[t50], color=colour, linestyle="-", label=f"{prefix}OKS 0.50")
-            ax.plot(RECALL_THRESHOLDS, precision[t75], color=colour, linestyle="--", label=f"{prefix}OKS 0.75")
-            ax.plot(RECALL_THRESHOLDS, precision.mean(axis=0), color=colour, linestyle=":",
+            ax.plot(recall_points, precision[t50], color=colour, linestyle="-", label=f"{prefix}OKS 0.50")
+            ax.plot(recall_points, precision[t75], color=colour, linestyle="--", label=f"{prefix}OKS 0.75")
+            ax.plot(recall_points, precision.mean(axis=0), color=colour, linestyle=":",
                     label=f"{prefix}OKS 0.50:0.95")
         ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="recall", ylabel="precision",
                title=f"{protocol} {part}: {', '.join(names)}")

@@ -1,27 +1,94 @@
 """Evaluation protocols as data.
 
 A protocol names the keypoints, groups them into parts, gives the OKS sigma of
-each keypoint and sets the few switches in which the official COCO-style
-evaluators differ.  Built-in protocols are JSON files in ``protocols/``; a user
-protocol is a TOML or JSON file with the same fields (see docs/protocols.md).
+each keypoint, sets the few switches in which the official COCO-style
+evaluators differ, and carries the evaluation parameters (area ranges, OKS and
+recall thresholds, max detections, the statistics reported).  Built-in
+protocols are JSON files in ``protocols/``; a user protocol is a TOML or JSON
+file with the same fields (docs/protocols.md).  Validation lives in
+:mod:`halpe_eval.protocol_schema`.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Optional, Tuple
+from typing import Any, Mapping, Optional, Tuple
+
+import numpy as np
 
 from .errors import InputError
 
 BUILTIN_DIR = Path(__file__).with_name("protocols")
 
-DROP_RULES = ("skeleton", "part", "never")
-NO_KEYPOINT_RULES = ("labelled", "num_keypoints")
-COORDINATE_DTYPES = ("float32", "float64")
-REFERENCES = ("halpecocotools", "xtcocotools", "pycocotools", "")  # "": no official evaluator
+
+def cocoeval_range(start: float, stop: float, step: float) -> Tuple[float, ...]:
+    """Thresholds built as cocoeval's Params builds them (``np.linspace``), so they are bit-identical."""
+    count = int(np.round((stop - start) / step)) + 1
+    return tuple(float(v) for v in np.linspace(start, stop, count, endpoint=True))
+
+
+@dataclass(frozen=True)
+class Statistic:
+    """One summary number: mean precision (``AP``) or recall (``AR``) in an area range,
+    at one OKS threshold or (``oks`` None) over all of them (cocoeval's ``_summarize``)."""
+
+    name: str
+    measure: str  # "AP" (precision) | "AR" (recall)
+    area: str
+    oks: Optional[float] = None
+
+
+COCO_STATISTICS = (
+    Statistic("AP", "AP", "all"),
+    Statistic("AP50", "AP", "all", 0.5),
+    Statistic("AP75", "AP", "all", 0.75),
+    Statistic("APm", "AP", "medium"),
+    Statistic("APl", "AP", "large"),
+    Statistic("AR", "AR", "all"),
+    Statistic("AR50", "AR", "all", 0.5),
+    Statistic("AR75", "AR", "all", 0.75),
+    Statistic("ARm", "AR", "medium"),
+    Statistic("ARl", "AR", "large"),
+)
+COCO_STAT_NAMES = tuple(s.name for s in COCO_STATISTICS)
+
+
+@dataclass(frozen=True)
+class EvalParams:
+    """cocoeval's ``Params`` for keypoints, frozen; the defaults are COCO's.
+
+    The first area range is the reference range (COCO's ``all``): breakdowns and plots use it.
+    """
+
+    area_ranges: Tuple[Tuple[str, float, float], ...] = (
+        ("all", 0.0, 1e5**2), ("medium", 32.0**2, 96.0**2), ("large", 96.0**2, 1e5**2))
+    oks_thresholds: Tuple[float, ...] = cocoeval_range(0.5, 0.95, 0.05)
+    recall_thresholds: Tuple[float, ...] = cocoeval_range(0.0, 1.0, 0.01)
+    max_detections: int = 20
+    statistics: Tuple[Statistic, ...] = COCO_STATISTICS
+
+    @property
+    def area_names(self) -> Tuple[str, ...]:
+        return tuple(name for name, _, _ in self.area_ranges)
+
+    @property
+    def stat_names(self) -> Tuple[str, ...]:
+        return tuple(s.name for s in self.statistics)
+
+    def area_bounds(self) -> np.ndarray:
+        """(A, 2) lower and upper area bound of each range, inclusive (cocoeval's test)."""
+        return np.array([(lo, hi) for _, lo, hi in self.area_ranges], dtype=np.float64).reshape(-1, 2)
+
+    def threshold_index(self, threshold: float) -> int:
+        """Position of an OKS threshold in ``oks_thresholds``."""
+        hits = np.flatnonzero(np.isclose(self.oks_thresholds, threshold))
+        if not len(hits):
+            shown = [round(t, 2) for t in self.oks_thresholds]
+            raise ValueError(f"OKS threshold {threshold} is not one of {shown}")
+        return int(hits[0])
 
 
 @dataclass(frozen=True)
@@ -46,6 +113,11 @@ class Protocol:
       (``num_keypoints``, pycocotools).
     - ``coordinate_dtype``: precision in which keypoint differences are taken
       (halpecocotools casts to float32 before the OKS).
+
+    Reporting: ``rows`` in order; ``split_hands_rows`` are inserted before the
+    whole-skeleton row by ``split_hands``; ``whole_part`` (default: the largest
+    part) is the part of the per-keypoint breakdown.  ``reference_parts`` maps a
+    part to the name the official evaluator gives it (its iouType or its key).
     """
 
     name: str
@@ -54,9 +126,12 @@ class Protocol:
     parts: Mapping[str, Tuple[int, ...]]  # every part that can be scored: name -> keypoint indices
     rows: Tuple[str, ...] = ()  # parts reported by default, in order (default: all parts)
     mean_parts: Mapping[str, Tuple[str, ...]] = field(default_factory=dict)  # stat-by-stat means of parts
+    split_hands_rows: Tuple[str, ...] = ()  # rows added by split_hands
+    whole_part: str = ""  # the whole skeleton ("": the largest part)
     nested_fields: Tuple[Tuple[str, int], ...] = ()  # per-part keypoint fields, concatenated in order
     description: str = ""
-    reference: str = ""  # the official evaluator: halpecocotools, xtcocotools, pycocotools or ""
+    reference: str = ""  # the official evaluator (see halpe_eval.oracles), or "" for none
+    reference_parts: Mapping[str, str] = field(default_factory=dict)  # part -> the oracle's name for it
     crowd_ignored: bool = True
     ignore_field: bool = False
     drop_zero_score: str = "never"
@@ -64,40 +139,49 @@ class Protocol:
     area_keypoints: Optional[Tuple[int, ...]] = None
     no_keypoints_rule: str = "labelled"
     coordinate_dtype: str = "float64"
-    max_detections: int = 20
+    params: EvalParams = EvalParams()
+
+    def __post_init__(self) -> None:
+        if not self.whole_part:
+            object.__setattr__(self, "whole_part", max(self.parts, key=lambda name: len(self.parts[name])))
 
     @property
     def num_keypoints(self) -> int:
         return len(self.keypoints)
 
     @property
-    def whole_part(self) -> str:
-        """The part over the most keypoints (``wholebody`` when it covers them all): the per-keypoint breakdown's."""
-        if len(self.parts.get("wholebody", ())) == self.num_keypoints:
-            return "wholebody"
-        return max(self.parts, key=lambda name: len(self.parts[name]))
+    def max_detections(self) -> int:
+        return self.params.max_detections
 
     def part_names(self, split_hands: bool = False) -> Tuple[str, ...]:
-        """Rows in report order; ``split_hands`` adds left_hand and right_hand before ``wholebody``."""
+        """Rows in report order; ``split_hands`` adds ``split_hands_rows`` before the whole-skeleton row."""
         names = list(self.rows or self.parts)
         if split_hands:
-            extra = [h for h in ("left_hand", "right_hand") if h in self.parts and h not in names]
-            at = names.index("wholebody") if "wholebody" in names else len(names)
+            extra = [h for h in self.split_hands_rows if h not in names]
+            at = names.index(self.whole_part) if self.whole_part in names else len(names)
             names[at:at] = extra
         return tuple(names)
 
-    def with_sigmas(self, sigmas, source: str = "sigmas") -> "Protocol":
+    def components(self, row: str) -> Tuple[str, ...]:
+        """The parts a row is computed from: itself, or the parts a mean row averages."""
+        return tuple(self.mean_parts.get(row, (row,)))
+
+    def with_sigmas(self, sigmas: Any, source: str = "sigmas") -> "Protocol":
         """This protocol with another sigma table (``--sigmas``), length-checked."""
         if not isinstance(sigmas, (list, tuple)):
             raise InputError(f"{source}: expected a JSON list of {self.num_keypoints} sigmas, one per keypoint")
         if len(sigmas) != self.num_keypoints:
             raise InputError(f"{source}: expected {self.num_keypoints} positive numbers for protocol {self.name}, "
                              f"got {len(sigmas)} values")
-        bad = next((i for i, s in enumerate(sigmas) if not (_is_number(s) and math.isfinite(s) and s > 0)), None)
+        bad = next((i for i, s in enumerate(sigmas) if not is_positive_number(s)), None)
         if bad is not None:
             raise InputError(f"{source}: sigma #{bad} ({self.keypoints[bad]}) is {json.dumps(sigmas[bad])}, "
                              "expected a positive number")
         return dataclasses.replace(self, sigmas=tuple(float(s) for s in sigmas))
+
+
+def is_positive_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0
 
 
 def builtin_names() -> Tuple[str, ...]:
@@ -109,14 +193,8 @@ def detect_protocol(annotation: Mapping) -> Protocol:
     builtins = [load_protocol(name) for name in builtin_names()]
     choose = f"choose one with --protocol ({', '.join(builtin_names())}) or give a protocol file"
     for proto in builtins:
-        part_fields = [f for f, _ in proto.nested_fields[1:]]
-        present = [f for f in part_fields if f in annotation]
-        if present and len(present) == len(part_fields) and proto.nested_fields[0][0] in annotation:
+        if _nested_match(proto, annotation):
             return proto
-        if present:
-            missing = [f for f, _ in proto.nested_fields if f not in annotation]
-            raise InputError(f"has {', '.join(present)} but not {', '.join(missing)}: {proto.name} "
-                             f"annotations need every part field")
     keypoints = annotation.get("keypoints")
     if not isinstance(keypoints, list):
         raise InputError(f"has no 'keypoints' list to detect the protocol from; {choose}")
@@ -129,8 +207,23 @@ def detect_protocol(annotation: Mapping) -> Protocol:
     raise InputError(f"has {count} keypoints; no built-in protocol has {count}; {choose}")
 
 
-def load_protocol(spec) -> Protocol:
+def _nested_match(proto: Protocol, annotation: Mapping) -> bool:
+    """Whether ``annotation`` carries all of the protocol's nested fields; an error when only some."""
+    part_fields = [f for f, _ in proto.nested_fields[1:]]
+    present = [f for f in part_fields if f in annotation]
+    if present and len(present) == len(part_fields) and proto.nested_fields[0][0] in annotation:
+        return True
+    if present:
+        missing = [f for f, _ in proto.nested_fields if f not in annotation]
+        raise InputError(f"has {', '.join(present)} but not {', '.join(missing)}: {proto.name} "
+                         f"annotations need every part field")
+    return False
+
+
+def load_protocol(spec: Any) -> Protocol:
     """A Protocol from a built-in name, a file path, a mapping, or a Protocol."""
+    from .protocol_schema import protocol_from_mapping
+
     if isinstance(spec, Protocol):
         return spec
     if isinstance(spec, Mapping):
@@ -148,7 +241,7 @@ def load_protocol(spec) -> Protocol:
     return protocol_from_mapping(_read_protocol_file(path), source=str(path))
 
 
-def _read_protocol_file(path: Path) -> dict:
+def _read_protocol_file(path: Path) -> Any:
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -163,121 +256,3 @@ def _read_protocol_file(path: Path) -> dict:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not a valid protocol file ({exc})") from None
-
-
-def protocol_from_mapping(data: Mapping, source: str) -> Protocol:
-    """Validate a protocol mapping; every problem names the source and the field."""
-
-    def fail(msg: str):
-        raise InputError(f"{source}: protocol {msg}")
-
-    if not isinstance(data, Mapping):
-        fail("must be a table/object")
-    known = set(Protocol.__dataclass_fields__) | {"sigmas_note"}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        fail(f"has unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    for required in ("name", "keypoints", "sigmas", "parts"):
-        if required not in data:
-            fail(f"lacks the field {required!r}")
-    keypoints = data["keypoints"]
-    if not isinstance(keypoints, list) or not keypoints or not all(isinstance(k, str) for k in keypoints):
-        fail("'keypoints' must be a non-empty list of names")
-    if len(set(keypoints)) != len(keypoints):
-        fail("'keypoints' must not repeat a name")
-    n = len(keypoints)
-    sigmas = data["sigmas"]
-    if not isinstance(sigmas, list) or len(sigmas) != n:
-        fail(f"'sigmas' must be a list of {n} numbers, one per keypoint")
-    if not all(_is_number(s) and math.isfinite(s) and s > 0 for s in sigmas):
-        fail("'sigmas' must be positive finite numbers")
-
-    def index_table(key: str) -> dict:
-        table = data.get(key, {})
-        if not isinstance(table, Mapping):
-            fail(f"{key!r} must map part names to keypoint index lists")
-        out = {}
-        for name, idx in table.items():
-            if (
-                not isinstance(idx, list)
-                or not idx
-                or not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < n for i in idx)
-                or len(set(idx)) != len(idx)
-            ):
-                fail(f"part {name!r} must list distinct keypoint indices in 0..{n - 1}")
-            out[str(name)] = tuple(idx)
-        return out
-
-    parts = index_table("parts")
-    if not parts:
-        fail("needs at least one part")
-    mean_parts = data.get("mean_parts", {})
-    if not isinstance(mean_parts, Mapping) or not all(
-        isinstance(v, list) and v and all(p in parts for p in v) for v in mean_parts.values()
-    ):
-        fail("'mean_parts' must map names to lists of part names")
-    if set(mean_parts) & set(parts):
-        fail(f"'mean_parts' name(s) {', '.join(sorted(set(mean_parts) & set(parts)))} are already parts")
-    rows = data.get("rows", list(parts))
-    if not isinstance(rows, list) or not rows or not all(r in parts or r in mean_parts for r in rows):
-        fail("'rows' must list names from 'parts' or 'mean_parts'")
-    if len(set(rows)) != len(rows):
-        fail("'rows' must not repeat a name")
-    nested = data.get("nested_fields", [])
-    if not isinstance(nested, list) or len(nested) == 1 or not all(
-        isinstance(f, list) and len(f) == 2 and isinstance(f[0], str)
-        and isinstance(f[1], int) and not isinstance(f[1], bool) and f[1] > 0 for f in nested
-    ) or (nested and sum(f[1] for f in nested) != n):
-        fail(f"'nested_fields' must be two or more [field, count] pairs, counts > 0 adding up to {n}")
-    choices = {
-        "drop_zero_score": DROP_RULES,
-        "no_keypoints_rule": NO_KEYPOINT_RULES,
-        "coordinate_dtype": COORDINATE_DTYPES,
-    }
-    values = {}
-    for key, allowed in choices.items():
-        if key in data:
-            if data[key] not in allowed:
-                fail(f"{key!r} must be one of {', '.join(allowed)}")
-            values[key] = data[key]
-    for key in ("crowd_ignored", "ignore_field"):
-        if key in data:
-            if not isinstance(data[key], bool):
-                fail(f"{key!r} must be true or false")
-            values[key] = data[key]
-    scores = data.get("part_score_keys", {})
-    if not isinstance(scores, Mapping) or not all(isinstance(v, str) for v in scores.values()):
-        fail("'part_score_keys' must map part names to field names")
-    if set(scores) - set(parts):
-        fail(f"'part_score_keys' names unknown part(s) {', '.join(sorted(set(scores) - set(parts)))}")
-    area = data.get("area_keypoints")
-    if area is not None:
-        if not isinstance(area, list) or not area or len(set(area)) != len(area) or not all(
-            isinstance(i, int) and not isinstance(i, bool) and 0 <= i < n for i in area
-        ):
-            fail(f"'area_keypoints' must list distinct keypoint indices in 0..{n - 1}")
-        area = tuple(area)
-    if data.get("reference", "") not in REFERENCES:
-        fail(f"'reference' must be one of {', '.join(repr(r) for r in REFERENCES)}")
-    max_dets = data.get("max_detections", 20)
-    if not isinstance(max_dets, int) or isinstance(max_dets, bool) or max_dets < 1:
-        fail("'max_detections' must be a positive integer")
-    return Protocol(
-        name=str(data["name"]),
-        keypoints=tuple(keypoints),
-        sigmas=tuple(float(s) for s in sigmas),
-        parts=parts,
-        rows=tuple(rows),
-        mean_parts={k: tuple(v) for k, v in mean_parts.items()},
-        nested_fields=tuple((f, c) for f, c in nested),
-        description=str(data.get("description", "")),
-        reference=str(data.get("reference", "")),
-        part_score_keys=dict(scores),
-        area_keypoints=area,
-        max_detections=max_dets,
-        **values,
-    )
-
-
-def _is_number(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)

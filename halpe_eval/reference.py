@@ -40,9 +40,8 @@ from typing import Dict, Tuple
 
 import numpy as np
 
-from .accumulate import STAT_NAMES
 from .errors import InputError
-from .evaluate import EvalResult, PartResult, mean_part
+from .results import EvalResult, PartResult, mean_part
 from .load import load_ground_truth, load_predictions, read_json
 from .protocol import Protocol, builtin_names, load_protocol
 
@@ -231,13 +230,13 @@ def evaluate_reference(gt_source, preds_source, protocol=None, split_hands: bool
         components = proto.mean_parts.get(name, (name,))
         if any(c not in raw for c in components):
             raise InputError(f"{proto.reference} does not score the part {name!r}; use --backend native")
-        results = [_part_result(c, *raw[c]) for c in components]
+        results = [_part_result(proto, c, *raw[c]) for c in components]
         parts[name] = results[0] if len(results) == 1 else mean_part(name, results)
     return EvalResult.of(proto, parts, checked_gt, checked, {"reference": time.perf_counter() - tic})
 
 
-def _part_result(name, precision, recall, values) -> PartResult:
-    stats = {stat: None if v == -1 else float(v) for stat, v in zip(STAT_NAMES, values)}
+def _part_result(proto, name, precision, recall, values) -> PartResult:
+    stats = {stat: None if v == -1 else float(v) for stat, v in zip(proto.params.stat_names, values)}
     return PartResult(name, stats, precision, recall, -np.ones_like(precision))
 
 

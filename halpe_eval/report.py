@@ -9,8 +9,8 @@ from typing import List, Optional, Sequence
 import click
 from tabulate import tabulate
 
-from .accumulate import STAT_NAMES
-from .evaluate import EvalResult
+from .protocol import COCO_STAT_NAMES as STAT_NAMES
+from .results import EvalResult
 
 TABLE_STYLES = {"table": "simple", "markdown": "github"}
 WEAK_SHARE = 0.1  # the weakest tenth of keypoints is flagged

@@ -97,7 +97,7 @@ def make_dataset(seed: int, protocol="halpe136", options: SynthOptions = SynthOp
 
 
 def _part_slices(proto: Protocol) -> Dict[str, np.ndarray]:
-    return {name: np.asarray(idx) for name, idx in proto.parts.items() if name != "wholebody"}
+    return {name: np.asarray(idx) for name, idx in proto.parts.items() if name != proto.whole_part}
 
 
 def _person(rng, width, height, k, part_of) -> dict:

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from halpe_eval import evaluate
-from halpe_eval.accumulate import STAT_NAMES
+from halpe_eval.protocol import COCO_STAT_NAMES as STAT_NAMES
 
 from conftest import require_oracle, run_cli as run
 

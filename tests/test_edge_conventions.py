@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from halpe_eval import InputError, evaluate, load_protocol
-from halpe_eval.accumulate import STAT_NAMES
+from halpe_eval.protocol import COCO_STAT_NAMES as STAT_NAMES
 from halpe_eval.reference import evaluate_reference, run_halpecocotools, run_pycocotools, run_xtcocotools
 
 from conftest import require_oracle, run_cli as run

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from halpe_eval import evaluate, load_protocol
-from halpe_eval.accumulate import STAT_NAMES
+from halpe_eval.protocol import COCO_STAT_NAMES as STAT_NAMES
 from halpe_eval.reference import PART_NAMES, run_halpecocotools
 
 from conftest import require_oracle, shared_file

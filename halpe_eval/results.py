@@ -1,0 +1,127 @@
+"""What an evaluation returns: per-part statistics and PR arrays, the kept matches, counts.
+
+Importable by reporting, gates, plots and breakdowns without importing the reader.
+Array shapes follow cocoeval's ``eval`` dict without its maxDets axis:
+``precision`` and ``scores`` are [T x R x K x A], ``recall`` is [T x K x A], for
+T OKS thresholds, R recall thresholds, K categories and A area ranges (the
+protocol's ``params``), -1 where undefined.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from .protocol import Protocol
+
+if TYPE_CHECKING:
+    from .reading.ground_truth import GroundTruth
+    from .reading.predictions import Predictions
+
+Stats = Dict[str, Optional[float]]  # statistic -> value, None where undefined
+
+
+@dataclass(frozen=True)
+class Matches:
+    """The matching in the reference area range (COCO's 'all'), kept for breakdowns.
+
+    N predictions were scored in the part (after the zero-score drop and the
+    per-image top-k); ``gt``/``oks`` are [T x N]: the matched GT index and its OKS
+    at each threshold, -1 / NaN where unmatched.
+    """
+
+    dt: np.ndarray  # (N,) indices into Predictions
+    gt: np.ndarray  # (T, N)
+    oks: np.ndarray  # (T, N)
+    dt_ignored: np.ndarray  # (T, N)
+    gt_ignored: np.ndarray  # (G,) ignored in this part
+
+    def true_positive(self, t: int) -> np.ndarray:
+        """(N,) matched at threshold index ``t`` to a GT that is not ignored."""
+        return (self.gt[t] >= 0) & ~self.dt_ignored[t]
+
+
+@dataclass(frozen=True)
+class PartResult:
+    """Statistics and PR arrays of one part (see the module docstring for shapes).
+
+    A mean part (COCO-WholeBody's hands) stacks its components' arrays on a new first axis.
+    """
+
+    name: str
+    stats: Stats
+    precision: np.ndarray
+    recall: np.ndarray
+    scores: np.ndarray
+    matches: Optional[Matches] = None  # with evaluate(keep_matches=True); never for mean parts
+    components: Tuple["PartResult", ...] = ()  # the parts a mean part averages
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    protocol: Protocol
+    parts: Dict[str, PartResult]
+    num_images: int
+    num_gt: int
+    num_predictions: int
+    warnings: Tuple[str, ...] = ()
+    timings: Dict[str, float] = field(default_factory=dict)
+    prediction_format: str = ""
+    ground_truth: Optional["GroundTruth"] = field(default=None, repr=False)  # the arrays scored
+    predictions: Optional["Predictions"] = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, protocol: Protocol, parts: Dict[str, PartResult], gt: "GroundTruth", preds: "Predictions",
+           timings: Dict[str, float]) -> "EvalResult":
+        """The result of scoring ``preds`` against ``gt``: counts and warnings come from them."""
+        return cls(
+            protocol=protocol,
+            parts=parts,
+            num_images=len(gt.image_ids),
+            num_gt=len(gt.ann_ids),
+            num_predictions=len(preds),
+            warnings=gt.warnings + preds.warnings,
+            timings=timings,
+            prediction_format=preds.format,
+            ground_truth=gt,
+            predictions=preds,
+        )
+
+    def stats(self) -> Dict[str, Stats]:
+        return {name: dict(part.stats) for name, part in self.parts.items()}
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The JSON document of ``--format json``: fractions, ``None`` where undefined."""
+        from . import __version__
+
+        return {
+            "protocol": self.protocol.name,
+            "parts": self.stats(),
+            "counts": {
+                "images": self.num_images,
+                "gt_people": self.num_gt,
+                "predictions": self.num_predictions,
+                "warnings": len(self.warnings),
+            },
+            "prediction_format": self.prediction_format,
+            "warnings": list(self.warnings),
+            "version": __version__,
+        }
+
+
+def mean_part(name: str, components: List[PartResult]) -> PartResult:
+    """Stat-by-stat mean of parts (COCO-WholeBody's hand AP: mean of left and right, jin-s13/COCO-WholeBody#38).
+
+    Undefined when any component is undefined; the PR arrays are the components' stacked on a new first axis.
+    """
+    stats: Stats = {}
+    for stat in components[0].stats:
+        values = [c.stats[stat] for c in components]
+        stats[stat] = None if any(v is None for v in values) else float(np.mean(values))
+
+    def stack(attr: str) -> np.ndarray:
+        return np.stack([getattr(c, attr) for c in components])
+
+    return PartResult(name, stats, stack("precision"), stack("recall"), stack("scores"),
+                      components=tuple(components))
