@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from halpe_eval.jsonio import iter_array_chunks, read_json
+from halpe_eval.reading.jsonio import iter_array_chunks, read_json
 
 if __name__ == "__main__":
     gt, _ = read_json(sys.argv[1])

@@ -1,8 +1,10 @@
 """halpe-eval: exact, fast COCO-style OKS AP/AR per part for whole-body pose (Halpe-136 and friends)."""
 from .errors import InputError
-from .evaluate import EvalResult, PartResult, evaluate
-from .load import GroundTruth, Predictions, load_ground_truth, load_predictions
+from .evaluate import evaluate
 from .protocol import Protocol, builtin_names, load_protocol
+from .reading.ground_truth import GroundTruth, load_ground_truth
+from .reading.predictions import Predictions, load_predictions
+from .results import EvalResult, PartResult
 
 __version__ = "0.1.0"
 

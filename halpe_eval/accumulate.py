@@ -18,6 +18,36 @@ from .protocol import EvalParams
 from .results import Stats
 
 
+def accumulate(
+    score: np.ndarray,
+    category: np.ndarray,
+    true_pos: np.ndarray,
+    dt_ignored: np.ndarray,
+    gt_ignored: np.ndarray,
+    gt_category: np.ndarray,
+    n_categories: int,
+    recall_thresholds: np.ndarray,
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """PR arrays of one part, category by category (cocoeval.accumulate).
+
+    ``score`` and ``category`` are (N,) per candidate, in matching order (grouped by image, then
+    rank): that position breaks score ties.  ``true_pos`` and ``dt_ignored`` are [A x T x N],
+    ``gt_ignored`` [A x G] with ``gt_category`` (G,).  Returns precision [T x R x K x A],
+    recall [T x K x A] and the score at each recall threshold [T x R x K x A].
+    """
+    n_thr, n_area = true_pos.shape[1], true_pos.shape[0]
+    shape = (n_thr, len(recall_thresholds), n_categories, n_area)
+    precision, scores = -np.ones(shape), -np.ones(shape)
+    recall = -np.ones((n_thr, n_categories, n_area))
+    for k in range(n_categories):
+        sel = np.flatnonzero(category == k)
+        n_positive = (~gt_ignored[:, gt_category == k]).sum(axis=1)
+        precision[:, :, k], recall[:, k], scores[:, :, k] = precision_recall(
+            score[sel], sel, true_pos[:, :, sel], dt_ignored[:, :, sel], n_positive, recall_thresholds
+        )
+    return precision, recall, scores
+
+
 def precision_recall(
     scores: np.ndarray,
     sort_key: np.ndarray,

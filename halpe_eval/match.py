@@ -110,3 +110,27 @@ def greedy_match(
         matched[a, t, pd[seg_start[s]]] = pg[p]
         taken[a, t, pg[p]] = True
     return matched
+
+
+def ignored_predictions(matched: np.ndarray, gt_ignored: np.ndarray, dt_outside: np.ndarray) -> np.ndarray:
+    """(A, T, N) ignored predictions: matched to an ignored GT, or unmatched and outside the area range.
+
+    ``matched`` is :func:`greedy_match`'s (A, T, N), ``gt_ignored`` (A, G), ``dt_outside`` (A, N).
+    """
+    if gt_ignored.shape[1]:
+        area_axis = np.arange(len(gt_ignored))[:, None, None]
+        matched_ignored = gt_ignored[area_axis, np.maximum(matched, 0)]
+    else:  # no GT at all: nothing is matched
+        matched_ignored = np.zeros(matched.shape, dtype=bool)
+    return np.where(matched >= 0, matched_ignored, dt_outside[:, None, :])
+
+
+def matched_oks(cand: Candidates, oks: np.ndarray, matched: np.ndarray, n_gt: int) -> np.ndarray:
+    """OKS of each (candidate, matched GT) in ``matched`` (T, N); NaN where unmatched."""
+    if len(oks) == 0:
+        return np.full(matched.shape, np.nan)
+    keys = cand.pair_dt * n_gt + cand.pair_gt
+    order = np.argsort(keys)
+    wanted = np.arange(matched.shape[1])[None, :] * n_gt + np.maximum(matched, 0)
+    at = order[np.minimum(np.searchsorted(keys[order], wanted), len(keys) - 1)]
+    return np.where(matched >= 0, oks[at], np.nan)

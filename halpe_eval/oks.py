@@ -10,6 +10,7 @@ With ``float32`` coordinates (halpecocotools casts keypoints with
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import Sequence, Union
 
 import numpy as np
 
@@ -29,7 +30,7 @@ def pair_oks(
     gt_bbox: np.ndarray,
     pair_dt: np.ndarray,
     pair_gt: np.ndarray,
-    columns,
+    columns: Union[slice, Sequence[int], np.ndarray],
     sigmas: np.ndarray,
     dtype: str = "float64",
 ) -> np.ndarray:
@@ -40,6 +41,7 @@ def pair_oks(
     are the part's.  Blocks run on two threads (numpy releases the GIL in the arithmetic).
     """
     coord = np.dtype(dtype)
+    columns = as_view_index(columns)
     part_gt = gt_keypoints[:, columns]
     gt_xy = part_gt[:, :, :2].astype(coord)
     labelled = part_gt[:, :, 2] > 0
@@ -79,6 +81,16 @@ def pair_oks(
         for start in starts:
             block(start)
     return out
+
+
+def as_view_index(columns: Union[slice, Sequence[int], np.ndarray]) -> Union[slice, np.ndarray]:
+    """A slice for a run of consecutive indices (numpy then takes a view, not a copy), else the indices."""
+    if isinstance(columns, slice):
+        return columns
+    idx = np.asarray(columns)
+    if len(idx) and np.array_equal(idx, np.arange(idx[0], idx[0] + len(idx))):
+        return slice(int(idx[0]), int(idx[0]) + len(idx))
+    return idx
 
 
 def _mean_of_labelled(values: np.ndarray, labelled: np.ndarray, counts: np.ndarray) -> np.ndarray:

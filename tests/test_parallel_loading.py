@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-import halpe_eval.load as load
+import halpe_eval.reading.parallel as parallel
+from halpe_eval.reading.ground_truth import peek_protocol
 from halpe_eval import InputError, evaluate
 
 from oracle_cases import case
@@ -12,8 +13,8 @@ from oracle_cases import case
 @pytest.fixture
 def small_ranges(monkeypatch):
     """Make every file 'large' and cut it into many small ranges, so the worker path runs."""
-    monkeypatch.setattr(load, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(load, "RANGE_BYTES", 64 << 10)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "RANGE_BYTES", 64 << 10)
 
 
 @pytest.fixture
@@ -26,8 +27,8 @@ def files(tmp_path):
 
 def test_parallel_equals_serial(files, small_ranges):
     gt_path, preds_path, gt, preds = files
-    assert preds_path.stat().st_size > 5 * load.RANGE_BYTES  # several ranges, several workers' tasks
-    reader = load.PredictionReader(preds_path)
+    assert preds_path.stat().st_size > 5 * parallel.RANGE_BYTES  # several ranges, several workers' tasks
+    reader = parallel.PredictionReader(preds_path)
     assert reader._pool is not None
     reader.close()
     assert evaluate(gt_path, preds_path).stats() == evaluate(gt, preds).stats()
@@ -48,7 +49,7 @@ def test_a_misleading_first_annotation_is_corrected(files, small_ranges, tmp_pat
     decoy = {"licenses": {"annotations": [{"keypoints": [0] * 51}]}, **gt}
     path = tmp_path / "decoy_gt.json"
     path.write_text(json.dumps(decoy))
-    assert load.peek_protocol(path).name == "coco17"
+    assert peek_protocol(path).name == "coco17"
     result = evaluate(path, preds_path)
     assert result.protocol.name == "halpe136"
     assert result.stats() == evaluate(gt, preds).stats()

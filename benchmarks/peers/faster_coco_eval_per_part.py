@@ -13,7 +13,7 @@ import numpy as np
 from faster_coco_eval import COCO, COCOeval_faster
 
 from halpe_eval import load_protocol
-from halpe_eval.jsonio import read_json
+from halpe_eval.reading.jsonio import read_json
 
 if __name__ == "__main__":
     proto = load_protocol("halpe136")

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator, Optional, Tuple
 
-from .errors import InputError
+from ..errors import InputError
 
 try:
     import orjson as _json

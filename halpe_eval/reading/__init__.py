@@ -1,0 +1,11 @@
+"""Stage 1: read ground truth and predictions into numpy arrays, strictly.
+
+- :mod:`.jsonio`: JSON bytes to Python values, whole or in bounded chunks;
+- :mod:`.ground_truth`: the COCO annotation file, validated, as a GroundTruth;
+- :mod:`.formats`: one adapter per prediction record format;
+- :mod:`.records`: prediction records to column arrays (loadRes' area rule);
+- :mod:`.image_ids`: which GT image a prediction is on (ids or file names);
+- :mod:`.predictions`: the columns checked against the GT, as Predictions;
+- :mod:`.parallel`: the reader that parses large files in worker processes;
+- :mod:`.messages`: how values are named in error messages.
+"""

@@ -1,0 +1,59 @@
+"""Input record formats: one adapter module per format, found in this package.
+
+An adapter module defines ``FORMAT = RecordFormat(...)``.  Each record (a
+prediction, or a GT annotation) is offered to the formats in ``priority``
+order; the first that claims it reads its keypoints.  A prediction file's
+format, named in the header, is the highest-priority format any of its
+records used.  Adding a format is adding one module here.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Callable, Dict, Mapping, Tuple, Union
+
+from ...protocol import Protocol
+
+
+@dataclass(frozen=True)
+class MissingField:
+    """A record's keypoints are spread over fields, and this one is missing or of the wrong length."""
+
+    field: str
+
+
+KeypointField = Union[Any, MissingField]  # the flat x, y, v list as found (checked by the caller)
+
+
+@dataclass(frozen=True)
+class RecordFormat:
+    key: str  # machine name, e.g. "coco"
+    label: str  # shown in the header and the JSON, e.g. "COCO results"
+    priority: int  # lower is offered a record first
+    claims: Callable[[Mapping[str, Any], Protocol], bool]
+    keypoints: Callable[[Mapping[str, Any], Protocol], KeypointField]
+
+
+@lru_cache(maxsize=None)
+def registered() -> Tuple[RecordFormat, ...]:
+    """Every format of this package, in the order records are offered to them."""
+    found = []
+    for module in pkgutil.iter_modules(__path__):
+        found.append(importlib.import_module(f"{__name__}.{module.name}").FORMAT)
+    return tuple(sorted(found, key=lambda f: f.priority))
+
+
+def by_key() -> Dict[str, RecordFormat]:
+    return {f.key: f for f in registered()}
+
+
+def format_of(record: Mapping[str, Any], protocol: Protocol) -> RecordFormat:
+    """The format that reads ``record``: the first, by priority, that claims it."""
+    return next(f for f in registered() if f.claims(record, protocol))
+
+
+def flat_keypoints(record: Mapping[str, Any], protocol: Protocol) -> KeypointField:
+    """A record's flat keypoint list, read by its format."""
+    return format_of(record, protocol).keypoints(record, protocol)

@@ -1,0 +1,24 @@
+"""AlphaPose's result file: COCO results whose ``image_id`` is the image's file name.
+
+The name is matched to ``images[].file_name`` with or without directory and
+extension (:mod:`halpe_eval.reading.image_ids`); scores may exceed 1 and extra
+fields (``box``, ``idx``) are ignored.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from ...protocol import Protocol
+from . import KeypointField, RecordFormat
+
+
+def _claims(record: Mapping[str, Any], protocol: Protocol) -> bool:
+    return isinstance(record.get("image_id"), str)
+
+
+def _keypoints(record: Mapping[str, Any], protocol: Protocol) -> KeypointField:
+    return record.get("keypoints")
+
+
+FORMAT = RecordFormat(key="alphapose", label="AlphaPose results (image_id by file name)", priority=50,
+                      claims=_claims, keypoints=_keypoints)

@@ -1,0 +1,21 @@
+"""COCO results: ``{"image_id": 785, "category_id": 1, "keypoints": [x1, y1, s1, ...], "score": 0.9}``.
+
+The fallback format: it claims every record no other format claims.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from ...protocol import Protocol
+from . import KeypointField, RecordFormat
+
+
+def _claims(record: Mapping[str, Any], protocol: Protocol) -> bool:
+    return True
+
+
+def _keypoints(record: Mapping[str, Any], protocol: Protocol) -> KeypointField:
+    return record.get("keypoints")
+
+
+FORMAT = RecordFormat(key="coco", label="COCO results", priority=100, claims=_claims, keypoints=_keypoints)

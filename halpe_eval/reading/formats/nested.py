@@ -1,0 +1,31 @@
+"""Keypoints spread over per-part fields, as COCO-WholeBody writes them.
+
+``{"keypoints": [51 numbers], "foot_kpts": [18], "face_kpts": [204], "lefthand_kpts": [63], ...}``:
+the protocol's ``nested_fields`` name the fields and their keypoint counts, in
+skeleton order.  A record carrying any part field (beyond the first) is read
+this way, and then needs every field at its length.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from ...protocol import Protocol
+from . import KeypointField, MissingField, RecordFormat
+
+
+def _claims(record: Mapping[str, Any], protocol: Protocol) -> bool:
+    return any(f in record for f, _ in protocol.nested_fields[1:])
+
+
+def _keypoints(record: Mapping[str, Any], protocol: Protocol) -> KeypointField:
+    flat = []
+    for field, count in protocol.nested_fields:
+        values = record.get(field)
+        if not (isinstance(values, list) and len(values) == 3 * count):
+            return MissingField(field)
+        flat.extend(values)
+    return flat
+
+
+FORMAT = RecordFormat(key="nested", label="COCO-WholeBody results (nested fields)", priority=10,
+                      claims=_claims, keypoints=_keypoints)

@@ -1,0 +1,225 @@
+"""Ground truth: a COCO keypoint annotation file, validated strictly, as arrays.
+
+Conventions of the COCO API's ``COCO``: images are ordered by id
+(``sorted(getImgIds())``), annotations keep file order.  Every problem raises
+:class:`InputError` naming the file, the record and what is wrong.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, List, NamedTuple, Optional, Tuple
+
+import numpy as np
+
+from ..errors import InputError
+from ..protocol import Protocol, detect_protocol, load_protocol
+from .formats import flat_keypoints
+from .jsonio import first_element_of, read_json
+from .messages import first_duplicate, is_int, is_number, kind, show, show_json
+from .records import describe_keypoints, expected_keypoints, index_in, to_array
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """COCO keypoint ground truth as arrays; G annotations over I images."""
+
+    source: str
+    protocol: Protocol  # the skeleton the keypoints were read with
+    image_ids: np.ndarray  # (I,) int64, sorted
+    file_names: Tuple[str, ...]  # (I,) images[].file_name, '' when absent
+    category_ids: np.ndarray  # (C,) int64, sorted
+    ann_ids: np.ndarray  # (G,) int64
+    image_index: np.ndarray  # (G,) index into image_ids
+    category_index: np.ndarray  # (G,) index into category_ids
+    keypoints: np.ndarray  # (G, K, 3) float64: x, y, visibility
+    area: np.ndarray  # (G,) float64, the annotation's 'area' field
+    bbox: np.ndarray  # (G, 4) float64
+    iscrowd: np.ndarray  # (G,) bool
+    ignore: np.ndarray  # (G,) bool, the optional 'ignore' field
+    num_keypoints: np.ndarray  # (G,) int64, -1 where the field is absent
+    warnings: Tuple[str, ...] = ()
+
+    @property
+    def num_keypoint_types(self) -> int:
+        return self.keypoints.shape[1]
+
+
+class _Annotation(NamedTuple):
+    """One validated annotation record."""
+
+    id: int
+    image_id: int
+    category_id: int
+    area: float
+    bbox: list
+    keypoints: list
+    iscrowd: bool
+    ignore: bool
+    num_keypoints: int  # -1: absent, or unusable where the protocol does not read it
+
+
+def peek_protocol(path: Any) -> Optional[Protocol]:
+    """The protocol of a GT file judged from its first annotation, before the file is parsed (or None)."""
+    first = first_element_of(path, "annotations")
+    if not isinstance(first, dict):
+        return None
+    try:
+        return detect_protocol(first)
+    except InputError:
+        return None
+
+
+def ground_truth_protocol(data: Any, protocol: Any, name: str) -> Protocol:
+    """Check the top level of a parsed COCO annotation file; the protocol given, or detected."""
+    if not isinstance(data, dict):
+        raise InputError(f"{name}: top level is a JSON {kind(data)}, expected a COCO annotation object")
+    for key in ("images", "annotations", "categories"):
+        if key not in data:
+            raise InputError(f"{name}: no '{key}' list: not a COCO annotation file")
+        if not isinstance(data[key], list):
+            raise InputError(f"{name}: '{key}' is a JSON {kind(data[key])}, expected a list")
+    if protocol is not None:
+        return load_protocol(protocol)
+    at = next((i for i, a in enumerate(data["annotations"]) if isinstance(a, dict)), None)
+    if at is None:
+        raise InputError(f"{name}: no annotations to detect the protocol from; choose one with --protocol")
+    first = data["annotations"][at]
+    try:
+        return detect_protocol(first)
+    except InputError as exc:
+        raise InputError(f"{name}: annotation #{at} (id {show(first.get('id'))}) {exc}") from None
+
+
+def load_ground_truth(source: Any, protocol: Any = None, name: Optional[str] = None) -> GroundTruth:
+    """A :class:`GroundTruth` from a path or an already parsed COCO dict (``name`` labels messages).
+
+    ``protocol`` (name, file or Protocol) is detected from the first annotation when None.
+    """
+    if isinstance(source, (str, Path)):
+        data, name = read_json(source)
+    else:
+        data, name = source, name or "<ground truth>"
+    protocol = ground_truth_protocol(data, protocol, name)
+    image_ids, file_names = _image_table(data, name)
+    category_ids = np.unique(np.asarray(_section_ids(data, "categories", name), dtype=np.int64))
+    image_set = set(image_ids.tolist())
+    warnings: List[str] = []
+    rows = []
+    for i, ann in enumerate(data["annotations"]):
+        row = _checked_annotation(ann, i, name, protocol, image_set)
+        if row is not None:
+            rows.append(row)
+    orphans = len(data["annotations"]) - len(rows)
+    if orphans:
+        warnings.append(f"{name}: {orphans} annotation(s) refer to images not in 'images'; they are not scored")
+    if not rows:
+        warnings.append(f"{name}: no annotation to score; every AP and AR is undefined")
+    return _arrays(rows, name, protocol, image_ids, file_names, category_ids, warnings)
+
+
+def _image_table(data: dict, name: str) -> Tuple[np.ndarray, Tuple[str, ...]]:
+    """Image ids sorted (as ``sorted(getImgIds())``) and their file names in the same order."""
+    image_ids = _section_ids(data, "images", name)
+    if len(set(image_ids)) != len(image_ids):
+        raise InputError(f"{name}: image id {first_duplicate(image_ids)} appears more than once in 'images'")
+    file_names = [str(img.get("file_name", "")) for img in data["images"]]
+    order = np.argsort(np.asarray(image_ids, dtype=np.int64), kind="stable")
+    return np.asarray(image_ids, dtype=np.int64)[order], tuple(file_names[i] for i in order)
+
+
+def _section_ids(data: dict, section: str, name: str) -> List[int]:
+    """The integer ``id`` of every record of ``images`` or ``categories``."""
+    ids = []
+    for i, record in enumerate(data[section]):
+        if not isinstance(record, dict):
+            raise InputError(f"{name}: {section}[{i}] is a JSON {kind(record)}, expected an object")
+        if not is_int(record.get("id")):
+            raise InputError(f"{name}: {section}[{i}]: 'id' is {show(record.get('id'))}, expected an integer id")
+        ids.append(record["id"])
+    return ids
+
+
+def _checked_annotation(ann: Any, i: int, name: str, protocol: Protocol, image_set: set) -> Optional[_Annotation]:
+    """Annotation #i validated, or None when its image is not in 'images' (it is not scored)."""
+    where = f"{name}: annotation #{i}"
+    if not isinstance(ann, dict):
+        raise InputError(f"{where} is a JSON {kind(ann)}, expected an object")
+    if not is_int(ann.get("id")):
+        raise InputError(f"{where}: 'id' is {show(ann.get('id'))}, expected an integer id")
+    where = f"{name}: annotation #{i} (id {ann['id']})"
+    for key in ("image_id", "category_id"):
+        if not is_int(ann.get(key)):
+            raise InputError(f"{where}: '{key}' missing or not an integer")
+    if ann["image_id"] not in image_set:
+        return None
+    area = ann.get("area")
+    if not is_number(area) or not np.isfinite(area) or area < 0:
+        raise InputError(f"{where}: 'area' is {show(area)}, expected a number >= 0")
+    bbox = ann.get("bbox")
+    if not (isinstance(bbox, list) and len(bbox) == 4 and all(is_number(b) for b in bbox)):
+        raise InputError(f"{where}: 'bbox' is {show(bbox)}, expected [x, y, w, h]")
+    if not all(np.isfinite(bbox)) or bbox[2] < 0 or bbox[3] < 0:
+        raise InputError(f"{where}: 'bbox' {bbox} has a negative or non-finite value")
+    keypoints = flat_keypoints(ann, protocol)
+    if not isinstance(keypoints, list) or len(keypoints) != 3 * protocol.num_keypoints:
+        raise InputError(f"{where}: 'keypoints' is {describe_keypoints(keypoints)}, "
+                         f"expected {expected_keypoints(protocol)}")
+    for flag in ("iscrowd", "ignore"):
+        if ann.get(flag, 0) not in (0, 1):  # True/False and 0.0/1.0 compare equal to 1/0
+            raise InputError(f"{where}: '{flag}' is {show_json(ann[flag])}, expected 0 or 1")
+    return _Annotation(ann["id"], ann["image_id"], ann["category_id"], area, bbox, keypoints,
+                       bool(ann.get("iscrowd", 0)), bool(ann.get("ignore", 0)),
+                       _num_keypoints(ann, where, protocol))
+
+
+def _num_keypoints(ann: dict, where: str, protocol: Protocol) -> int:
+    """The ``num_keypoints`` field, -1 when absent (or unusable where the protocol does not read it)."""
+    count = ann.get("num_keypoints", -1)
+    if is_int(count) and count >= 0:
+        return int(count)
+    if "num_keypoints" in ann and protocol.no_keypoints_rule == "num_keypoints":
+        raise InputError(f"{where}: 'num_keypoints' is {show_json(count)}, expected a count >= 0 "
+                         "(or no such field: the labelled keypoints are counted)")
+    return -1
+
+
+def _arrays(rows: List[_Annotation], name: str, protocol: Protocol, image_ids: np.ndarray,
+            file_names: Tuple[str, ...], category_ids: np.ndarray, warnings: List[str]) -> GroundTruth:
+    """The validated records as a GroundTruth; checks that need all records (ids, categories, NaN)."""
+    ann_ids = np.array([r.id for r in rows], dtype=np.int64)
+    if len(np.unique(ann_ids)) != len(ann_ids):
+        raise InputError(f"{name}: annotation id {first_duplicate(ann_ids.tolist())} appears more than once")
+    keypoints = to_array([r.keypoints for r in rows], (len(rows), protocol.num_keypoints, 3), name, "annotation")
+    bad = np.flatnonzero(~np.isfinite(keypoints).all(axis=(1, 2)))
+    if len(bad):
+        raise InputError(f"{name}: annotation id {ann_ids[bad[0]]}: 'keypoints' holds NaN, infinity or null")
+    cats = np.array([r.category_id for r in rows], dtype=np.int64)
+    category_index, known = index_in(category_ids, cats)
+    if not known.all():
+        j = int(np.flatnonzero(~known)[0])
+        raise InputError(f"{name}: annotation id {ann_ids[j]}: category_id {cats[j]} is not in 'categories'")
+    num_keypoints = np.array([r.num_keypoints for r in rows], dtype=np.int64)
+    labelled = (keypoints[:, :, 2] > 0).sum(axis=1)
+    disagree = int(((num_keypoints >= 0) & (num_keypoints != labelled)).sum())
+    if disagree:
+        warnings.append(
+            f"{name}: {disagree} annotation(s) have 'num_keypoints' different from their labelled keypoints"
+        )
+    return GroundTruth(
+        source=name,
+        protocol=protocol,
+        image_ids=image_ids,
+        file_names=file_names,
+        category_ids=category_ids,
+        ann_ids=ann_ids,
+        image_index=np.searchsorted(image_ids, np.array([r.image_id for r in rows], dtype=np.int64)),
+        category_index=category_index.astype(np.int64),
+        keypoints=keypoints,
+        area=np.array([r.area for r in rows], dtype=np.float64),
+        bbox=np.array([r.bbox for r in rows], dtype=np.float64).reshape(-1, 4),
+        iscrowd=np.array([r.iscrowd for r in rows], dtype=bool),
+        ignore=np.array([r.ignore for r in rows], dtype=bool),
+        num_keypoints=num_keypoints,
+        warnings=tuple(warnings),
+    )

@@ -1,0 +1,79 @@
+"""Which GT image each prediction is on: by integer id, or by file name (AlphaPose).
+
+A file name matches ``images[].file_name`` exactly, else by base name or by
+stem (no directory, no extension); a loose name shared by several GT images is
+ambiguous and refused.  Unknown images are refused unless the caller allows
+them, then marked -1.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Sequence
+
+import numpy as np
+
+from ..errors import InputError
+from .messages import listing
+
+AMBIGUOUS = -2
+
+
+def image_index(values: Sequence[Any], image_ids: np.ndarray, file_names: Sequence[str], name: str,
+                allow_unknown: bool) -> np.ndarray:
+    """GT image index per prediction (-1: unknown, allowed)."""
+    by_id = {int(v): i for i, v in enumerate(image_ids)}
+    out = np.empty(len(values), dtype=np.int64)
+    names = None
+    for i, v in enumerate(values):
+        if isinstance(v, str):
+            names = names or file_name_index(file_names)
+            out[i] = next((names[k] for k in (v, basename(v), stem(v)) if k in names), -1)
+            if out[i] == AMBIGUOUS:
+                raise InputError(
+                    f"{name}: prediction #{i}: image_id {v!r} matches several GT images by file name; "
+                    "use numeric image ids"
+                )
+        else:
+            out[i] = by_id.get(v, -1)
+    unknown = out < 0
+    if unknown.any() and not allow_unknown:
+        _refuse_unknown(values, unknown, file_names, name)
+    return out
+
+
+def _refuse_unknown(values: Sequence[Any], unknown: np.ndarray, file_names: Sequence[str], name: str) -> None:
+    missing: List[Any] = list(dict.fromkeys(values[i] for i in np.flatnonzero(unknown)))  # in file order
+    i = int(np.flatnonzero(unknown)[0])
+    if isinstance(values[i], str) and not any(file_names):
+        raise InputError(f"{name}: prediction #{i}: image_id {values[i]!r} is a file name, but the ground "
+                         "truth's images have no 'file_name' to match it; use numeric image ids")
+    raise InputError(
+        f"{name}: prediction #{i}: image_id {values[i]!r} is not in the ground truth's 'images' "
+        f"({len(missing)} unknown: {listing(missing)}); check the GT file, or pass --allow-unknown-images "
+        "to drop them"
+    )
+
+
+def file_name_index(file_names: Sequence[str]) -> Dict[str, int]:
+    """file name -> image index: by full name, else by base name or stem (AMBIGUOUS where shared)."""
+    exact: Dict[str, int] = {}
+    loose: Dict[str, int] = {}
+    for i, file_name in enumerate(file_names):
+        if not file_name:
+            continue
+        _add_name(exact, file_name, i)
+        for key in {basename(file_name), stem(file_name)} - {file_name}:
+            _add_name(loose, key, i)
+    return {**loose, **exact}
+
+
+def _add_name(index: Dict[str, int], key: str, i: int) -> None:
+    index[key] = AMBIGUOUS if key in index and index[key] != i else i
+
+
+def basename(path: str) -> str:
+    return path.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def stem(path: str) -> str:
+    base = basename(path)
+    return base.rsplit(".", 1)[0] if "." in base else base

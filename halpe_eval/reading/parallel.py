@@ -1,0 +1,121 @@
+"""The chunked prediction reader, in worker processes when that pays.
+
+A large plain file is cut between records into ranges of ~RANGE_BYTES, one
+task each, parsed by forked workers while the caller reads the GT.  Any
+problem in a worker (an invalid record, a cut that does not parse) falls back
+to the serial reader, which also words the error exactly.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, List, Optional
+
+from ..protocol import Protocol
+from .ground_truth import GroundTruth
+from .jsonio import display_name, iter_array_chunks, iter_range_chunks, split_point
+from .predictions import Predictions, finish_predictions
+from .records import Columns, area_from_bbox, columns_of_chunks
+
+PARALLEL_MIN_BYTES = 32 << 20  # below this, worker processes cost more than they save
+RANGE_BYTES = 24 << 20  # bytes of prediction file per worker task
+
+
+class PredictionReader:
+    """Reads predictions while the caller does other work.
+
+    Make it first, then ``start(protocol)``, then ``load(gt)``; ``close()`` in any case.
+    ``workers`` (default: two where there are two cores) forks that many workers at once
+    for a large plain file, while this process is still small: forked later, they would
+    share the parsed GT's pages and, once this process frees them, own a copy.
+    ``workers=1`` reads serially.
+    """
+
+    def __init__(self, source: Any, name: Optional[str] = None, workers: Optional[int] = None):
+        self.source = source
+        self.name = display_name(source) if isinstance(source, (str, Path)) else (name or "<predictions>")
+        self.protocol: Optional[Protocol] = None
+        self._pool: Optional[ProcessPoolExecutor] = None
+        self._futures: Optional[List[Future]] = None
+        workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+        if workers > 1 and isinstance(source, (str, Path)) and _parallel_ok(source):
+            try:
+                context = multiprocessing.get_context("fork")
+            except ValueError:  # no fork on this platform: read serially
+                return
+            self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            self._pool.submit(_ready)  # a fork-context pool forks all its workers on the first submit
+
+    def start(self, protocol: Protocol) -> None:
+        """Hand the workers the file; again with another protocol discards the first start's work."""
+        if self.protocol == protocol:
+            return
+        if self._futures is not None:
+            for future in self._futures:
+                future.cancel()
+        self.protocol = protocol
+        if self._pool is not None:
+            self._futures = _submit_ranges(self._pool, str(self.source), protocol)
+
+    def load(self, gt: GroundTruth, allow_unknown_images: bool = False) -> Predictions:
+        cols = None
+        if self._futures is not None:
+            try:
+                cols = Columns.concatenate([c for f in self._futures for c in f.result()])
+            except Exception:  # noqa: BLE001 - the serial reader re-reads and reports precisely
+                cols = None
+            self.close()
+        if cols is None:
+            chunks = iter_array_chunks(self.source) if isinstance(self.source, (str, Path)) else iter([self.source])
+            cols = Columns.concatenate(columns_of_chunks(chunks, self.protocol or gt.protocol, self.name))
+        return finish_predictions(cols, gt, self.name, allow_unknown_images)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool, self._futures = None, None
+
+
+def _ready() -> None:
+    """Nothing: submitted once so that the pool forks its workers now."""
+
+
+def _parallel_ok(path: Any) -> bool:
+    try:
+        if os.path.getsize(path) < PARALLEL_MIN_BYTES:
+            return False
+        with open(path, "rb") as f:
+            return f.read(2) != b"\x1f\x8b"  # gzip streams cannot be split
+    except OSError:
+        return False
+
+
+def _submit_ranges(pool: ProcessPoolExecutor, path: str, protocol: Protocol) -> Optional[List[Future]]:
+    """One task per ~RANGE_BYTES of the file, cut between records; None if a cut cannot be found.
+
+    Small tasks keep each worker's memory to one range's arrays, and results stream back in order.
+    """
+    size = os.path.getsize(path)
+    cuts = [0]
+    for near in range(RANGE_BYTES, size - RANGE_BYTES // 2, RANGE_BYTES):
+        cut = split_point(path, near)
+        if cut is None or cut <= cuts[-1]:
+            return None
+        cuts.append(cut)
+    first = _first_record(path)
+    if first is None:
+        return None
+    ranges = [(a if a == 0 else a + 1, b) for a, b in zip(cuts, cuts[1:] + [size])]
+    return [pool.submit(_read_range, path, a, b, protocol, area_from_bbox(first)) for a, b in ranges]
+
+
+def _read_range(path: str, start: int, stop: int, protocol: Protocol, bbox_area: bool) -> List[Columns]:
+    return columns_of_chunks(iter_range_chunks(path, start, stop), protocol, path, bbox_area)
+
+
+def _first_record(path: str) -> Optional[dict]:
+    for chunk in iter_range_chunks(path, 0, os.path.getsize(path), chunk_bytes=1 << 16):
+        return chunk[0] if isinstance(chunk, list) and chunk and isinstance(chunk[0], dict) else None
+    return None

@@ -1,0 +1,107 @@
+"""Predictions: a results file (or list) as arrays, checked against the ground truth.
+
+Accepted record formats are the adapters of :mod:`halpe_eval.reading.formats`
+(COCO results, AlphaPose results, COCO-WholeBody nested fields); files may be
+gzip-compressed or '-' (stdin).  Large files are read in chunks, in worker
+processes when that pays (:mod:`halpe_eval.reading.parallel`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from ..errors import InputError
+from .formats import by_key
+from .ground_truth import GroundTruth
+from .image_ids import image_index
+from .messages import listing
+from .records import Columns, index_in
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """COCO keypoint results as arrays; D predictions in file order."""
+
+    source: str
+    format: str  # the label of the record format the file was in (see reading.formats)
+    image_index: np.ndarray  # (D,) index into GroundTruth.image_ids
+    category_index: np.ndarray  # (D,)
+    keypoints: np.ndarray  # (D, K, 2) x, y in the protocol's coordinate dtype (scores live on in ``positive``)
+    score: np.ndarray  # (D,) float64
+    area: np.ndarray  # (D,) float64, per loadRes (computed in float64 before any cast)
+    positive: Dict[str, np.ndarray]  # part -> some keypoint score > 0 in it ('*': whole skeleton)
+    part_scores: Dict[str, np.ndarray] = field(default_factory=dict)  # NaN where absent
+    warnings: Tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.score)
+
+
+def load_predictions(source: Any, gt: GroundTruth, name: Optional[str] = None,
+                     allow_unknown_images: bool = False) -> Predictions:
+    """A :class:`Predictions` from a path or a parsed results list, checked against ``gt``."""
+    from .parallel import PredictionReader
+
+    reader = PredictionReader(source, name)
+    try:
+        reader.start(gt.protocol)
+        return reader.load(gt, allow_unknown_images)
+    finally:
+        reader.close()
+
+
+def finish_predictions(cols: Columns, gt: GroundTruth, name: str, allow_unknown_images: bool) -> Predictions:
+    """Columns resolved against the GT (image and category indices), with the warnings they call for."""
+    images = image_index(cols.image_ids, gt.image_ids, gt.file_names, name, allow_unknown_images)
+    category_index, known_cat = index_in(gt.category_ids, cols.category_ids)
+    if not known_cat.all():
+        i = int(np.flatnonzero(~known_cat)[0])
+        unknown = np.unique(cols.category_ids[~known_cat])
+        raise InputError(
+            f"{name}: prediction #{i}: category_id {cols.category_ids[i]} is not in the ground truth's "
+            f"'categories' ({listing(unknown)})"
+        )
+    keep = images >= 0
+    kept: Callable[[np.ndarray], np.ndarray] = (lambda a: a) if keep.all() else (lambda a: a[keep])  # no copies
+    return Predictions(
+        source=name,
+        format=_file_format(cols),
+        image_index=kept(images),
+        category_index=kept(category_index).astype(np.int64, copy=False),
+        keypoints=kept(cols.keypoints),
+        score=kept(cols.score),
+        area=kept(cols.area),
+        positive={k: kept(v) for k, v in cols.positive.items()},
+        part_scores={k: kept(v) for k, v in cols.part_scores.items()},
+        warnings=tuple(_warnings(cols, gt, images, keep, name)),
+    )
+
+
+def _file_format(cols: Columns) -> str:
+    """The label of the highest-priority format any record used (no records: the catch-all format's)."""
+    formats = by_key()
+    used = [formats[key] for key in cols.formats] or list(formats.values())[-1:]
+    return min(used, key=lambda f: f.priority).label
+
+
+def _warnings(cols: Columns, gt: GroundTruth, images: np.ndarray, keep: np.ndarray, name: str) -> List[str]:
+    warnings: List[str] = []
+    if not keep.all():
+        dropped = list(dict.fromkeys(v for v, k in zip(cols.image_ids, keep) if not k))
+        warnings.append(
+            f"{name}: {int((~keep).sum())} prediction(s) on {len(dropped)} image(s) not in the ground truth were "
+            f"dropped (--allow-unknown-images): {listing(dropped)}"
+        )
+    if len(cols.score) == 0:
+        warnings.append(f"{name}: no predictions; every AP and AR is 0")
+    zero = int((~cols.positive["*"][keep]).sum())
+    if zero:
+        warnings.append(f"{name}: {zero} prediction(s) have every keypoint score 0")
+    gt_images = np.zeros(len(gt.image_ids), dtype=bool)
+    gt_images[gt.image_index] = True
+    no_gt = np.unique(images[keep][~gt_images[images[keep]]])
+    if len(no_gt):
+        warnings.append(f"{name}: {len(no_gt)} image(s) have predictions but no GT annotation (all false positives)")
+    return warnings

@@ -1,0 +1,258 @@
+"""Prediction records to column arrays, one chunk of records at a time.
+
+Conventions of the COCO API's ``loadRes``:
+
+- a prediction's area is its ``bbox`` w*h when the FIRST result of the file
+  carries a non-empty ``bbox`` (then every result must), else the extent of its
+  keypoints, unlabelled ones included (:func:`area_from_bbox` decides);
+- keypoint scores are only used to drop all-zero predictions, so only the
+  "some score > 0" flags per part are kept, with x and y in the protocol's
+  coordinate dtype.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..errors import InputError
+from ..protocol import Protocol
+from .formats import MissingField, format_of
+from .messages import is_int, is_number, kind, show
+
+Where = Callable[[int], str]  # names record i of a chunk in messages
+
+
+def area_from_bbox(first_record: Any) -> bool:
+    """loadRes' rule: areas come from ``bbox`` when the file's first result has a non-empty one."""
+    return isinstance(first_record, dict) and isinstance(first_record.get("bbox"), list) and first_record["bbox"] != []
+
+
+@dataclass
+class Columns:
+    """One chunk of predictions as arrays (image ids still as JSON values)."""
+
+    image_ids: list
+    category_ids: np.ndarray
+    score: np.ndarray
+    keypoints: np.ndarray  # (D, K, 2)
+    area: np.ndarray
+    positive: Dict[str, np.ndarray]  # part -> any keypoint score > 0 in the part ('*': whole skeleton)
+    part_scores: Dict[str, np.ndarray]
+    bbox_area: bool
+    formats: Tuple[str, ...]  # keys of the record formats used, by priority
+
+    @staticmethod
+    def concatenate(chunks: List["Columns"]) -> "Columns":
+        if len(chunks) == 1:
+            return chunks[0]
+        chunks = [c for c in chunks if len(c.score)] or chunks[:1]
+        part_score_keys = {k for c in chunks for k in c.part_scores}
+
+        def joined(attr: str) -> np.ndarray:
+            return np.concatenate([getattr(c, attr) for c in chunks])
+
+        return Columns(
+            image_ids=[i for c in chunks for i in c.image_ids],
+            category_ids=joined("category_ids"),
+            score=joined("score"),
+            keypoints=_joined_keypoints(chunks),
+            area=joined("area"),
+            positive={k: np.concatenate([c.positive[k] for c in chunks]) for k in chunks[0].positive},
+            part_scores={
+                k: np.concatenate([c.part_scores.get(k, np.full(len(c.score), np.nan)) for c in chunks])
+                for k in part_score_keys
+            },
+            bbox_area=chunks[0].bbox_area,
+            formats=tuple(sorted({f for c in chunks for f in c.formats})),
+        )
+
+
+def _joined_keypoints(chunks: List[Columns]) -> np.ndarray:
+    """The keypoints are most of the memory: copy them into place chunk by chunk, freeing as we go."""
+    keypoints = np.empty((sum(len(c.score) for c in chunks),) + chunks[0].keypoints.shape[1:],
+                         dtype=chunks[0].keypoints.dtype)
+    at = 0
+    for c in chunks:
+        keypoints[at : at + len(c.score)] = c.keypoints
+        at += len(c.score)
+        c.keypoints = np.empty((0,) + keypoints.shape[1:], dtype=keypoints.dtype)
+    return keypoints
+
+
+def columns_of_chunks(chunks: Any, protocol: Protocol, name: str, bbox_area: Optional[bool] = None) -> List[Columns]:
+    """Convert every chunk (a list of records) in turn; ``bbox_area`` None: decided by the first record."""
+    columns: List[Columns] = []
+    offset = 0
+    for chunk in chunks:
+        if not isinstance(chunk, list):
+            raise InputError(f"{name}: top level is a JSON {kind(chunk)}, expected a list of results")
+        if bbox_area is None:
+            bbox_area = bool(chunk) and area_from_bbox(chunk[0])
+        columns.append(chunk_columns(chunk, offset, protocol, name, bbox_area))
+        offset += len(chunk)
+        del chunk
+    return columns
+
+
+def chunk_columns(records: list, offset: int, protocol: Protocol, name: str, bbox_area: bool) -> Columns:
+    """Validate and convert consecutive records; ``offset`` is the first record's index in the file."""
+    for i, item in enumerate(records):
+        if not isinstance(item, dict):
+            raise InputError(f"{name}: prediction #{offset + i} is a JSON {kind(item)}, expected an object")
+
+    def where(i: int) -> str:
+        return f"{name}: prediction #{offset + i} (image_id {show(records[i].get('image_id'))})"
+
+    image_ids = _image_id_column(records, where)
+    categories = _category_column(records, where)
+    score = number_column(records, "score", where)
+    keypoints, formats = _keypoint_block(records, protocol, name, offset, where)
+    area = _bbox_area(records, where) if bbox_area else _keypoint_area(keypoints, protocol)
+    positive_scores = keypoints[:, :, 2] > 0
+    positive = {"*": positive_scores.any(axis=1)}
+    positive.update({part: positive_scores[:, list(idx)].any(axis=1) for part, idx in protocol.parts.items()})
+    part_scores = {
+        part: number_column(records, key, where, required=False)
+        for part, key in protocol.part_score_keys.items()
+        if any(key in item for item in records)
+    }
+    return Columns(
+        image_ids=image_ids,
+        category_ids=categories,
+        score=score,
+        keypoints=keypoints[:, :, :2].astype(protocol.coordinate_dtype),  # scores are used up: positive
+        area=area,
+        positive=positive,
+        part_scores=part_scores,
+        bbox_area=bbox_area,
+        formats=formats,
+    )
+
+
+def _image_id_column(records: list, where: Where) -> list:
+    image_ids = [item.get("image_id") for item in records]
+    for i, v in enumerate(image_ids):
+        if not (is_int(v) or (isinstance(v, str) and v)):
+            raise InputError(f"{where(i)}: 'image_id' is {show(v)}, expected an integer id or an image file name")
+    return image_ids
+
+
+def _category_column(records: list, where: Where) -> np.ndarray:
+    categories = [item.get("category_id") for item in records]
+    for i, v in enumerate(categories):
+        if not is_int(v):
+            raise InputError(f"{where(i)}: 'category_id' is {show(v)}, expected an integer id")
+    return np.array(categories, dtype=np.int64)
+
+
+def _keypoint_block(records: list, protocol: Protocol, name: str, offset: int,
+                    where: Where) -> Tuple[np.ndarray, Tuple[str, ...]]:
+    """(D, K, 3) float64 keypoints of the records, each read by its format, and the formats used."""
+    k = protocol.num_keypoints
+    kps, used = [], set()
+    for i, item in enumerate(records):
+        record_format = format_of(item, protocol)
+        used.add(record_format.key)
+        kp = record_format.keypoints(item, protocol)
+        if not isinstance(kp, list) or len(kp) != 3 * k:
+            raise InputError(f"{where(i)}: 'keypoints' is {describe_keypoints(kp)}, "
+                             f"expected {expected_keypoints(protocol)}")
+        kps.append(kp)
+    keypoints = to_array(kps, (len(kps), k, 3), name, "prediction", offset)
+    del kps
+    bad = np.flatnonzero(~np.isfinite(keypoints).all(axis=(1, 2)))
+    if len(bad):
+        raise InputError(f"{where(int(bad[0]))}: 'keypoints' holds NaN, infinity or null")
+    return keypoints, tuple(sorted(used))
+
+
+def _keypoint_area(keypoints: np.ndarray, protocol: Protocol) -> np.ndarray:
+    """Area of the box around the protocol's ``area_keypoints`` (all keypoints by default)."""
+    xy = keypoints[:, list(protocol.area_keypoints), :2] if protocol.area_keypoints else keypoints[:, :, :2]
+    extent = xy.max(axis=1) - xy.min(axis=1) if len(xy) else np.zeros((0, 2))
+    return extent[:, 0] * extent[:, 1]
+
+
+def _bbox_area(records: list, where: Where) -> np.ndarray:
+    boxes = []
+    for i, item in enumerate(records):
+        b = item.get("bbox")
+        if not (isinstance(b, list) and len(b) == 4 and all(is_number(v) for v in b)):
+            raise InputError(
+                f"{where(i)}: 'bbox' is {show(b)}; the first result has a bbox, so every "
+                "result needs [x, y, w, h] (its w*h is the area), or drop 'bbox' from all"
+            )
+        boxes.append(b)
+    array = np.array(boxes, dtype=np.float64).reshape(-1, 4)
+    bad = np.flatnonzero(~np.isfinite(array).all(axis=1))
+    if len(bad):
+        raise InputError(f"{where(int(bad[0]))}: 'bbox' holds NaN or infinity")
+    bad = np.flatnonzero((array[:, 2:] < 0).any(axis=1))
+    if len(bad):  # its area would be negative: outside every area range, silently ignored by cocoeval
+        raise InputError(f"{where(int(bad[0]))}: 'bbox' {records[bad[0]]['bbox']} has a negative width or height")
+    return array[:, 2] * array[:, 3]
+
+
+def number_column(records: list, key: str, where: Where, required: bool = True) -> np.ndarray:
+    """A float column; ``where(i)`` names record i in messages.  Absent optional values are NaN."""
+    values = [item.get(key) for item in records]
+    present = values if required else [v for v in values if v is not None]
+    try:
+        if all(type(v) in (int, float) for v in present) and np.isfinite(np.array(present, dtype=np.float64)).all():
+            return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    except OverflowError:
+        pass
+    for i, v in enumerate(values):
+        if (v is not None or required) and not (is_number(v) and np.isfinite(v)):
+            raise InputError(f"{where(i)}: '{key}' is {show(v)}, expected a finite number")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def index_in(sorted_ids: np.ndarray, values: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """(position of each value in ``sorted_ids``, whether it is there at all)."""
+    index = np.searchsorted(sorted_ids, values)
+    found = index < len(sorted_ids)
+    found[found] = sorted_ids[index[found]] == values[found]
+    return index, found
+
+
+def describe_keypoints(kp: Any) -> str:
+    """What a record's keypoints field holds, for a message."""
+    if isinstance(kp, MissingField):
+        return f"incomplete: '{kp.field}' is missing or has the wrong length"
+    if isinstance(kp, list):
+        return f"{len(kp)} numbers"
+    return "missing" if kp is None else f"a JSON {kind(kp)}"
+
+
+def expected_keypoints(protocol: Protocol) -> str:
+    k = protocol.num_keypoints
+    text = f"{3 * k} ({k} keypoints x 3)"
+    if protocol.nested_fields:
+        text += " or the fields " + ", ".join(f"{f} ({3 * c})" for f, c in protocol.nested_fields)
+    return text
+
+
+def to_array(rows: Sequence, shape: Tuple[int, ...], name: str, what: str, offset: int = 0) -> np.ndarray:
+    """Rows of equal-length number lists -> float64 array; a bad row is named.
+
+    The element type is inferred first: given ``dtype=float`` numpy would turn the string
+    "12.5" into a number, where every official evaluator fails.
+    """
+    try:
+        array = np.array(rows)
+        if array.dtype.kind in "biuf":
+            return array.astype(np.float64, copy=False).reshape(shape)
+    except (ValueError, TypeError, OverflowError):
+        pass
+    for i, row in enumerate(rows):
+        try:
+            ok = np.array(row).dtype.kind in "biuf"
+        except (ValueError, TypeError, OverflowError):
+            ok = False
+        if not ok:
+            raise InputError(f"{name}: {what} #{offset + i}: 'keypoints' holds a value that is not a number")
+    raise InputError(f"{name}: 'keypoints' lists differ in length")  # pragma: no cover
+
