@@ -10,8 +10,6 @@ or -1 (reported as undefined) when there are none.
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple
-
 import numpy as np
 
 from .protocol import EvalParams
@@ -27,7 +25,7 @@ def accumulate(
     gt_category: np.ndarray,
     n_categories: int,
     recall_thresholds: np.ndarray,
-) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """PR arrays of one part, category by category (cocoeval.accumulate).
 
     ``score`` and ``category`` are (N,) per candidate, in matching order (grouped by image, then
@@ -55,7 +53,7 @@ def precision_recall(
     ignored: np.ndarray,
     n_positive: np.ndarray,
     recall_thresholds: np.ndarray,
-) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """PR for one category.
 
     ``scores`` (N,) and ``sort_key`` (N,) order the predictions (score desc, then key);
@@ -100,7 +98,7 @@ def summarize(precision: np.ndarray, recall: np.ndarray, params: EvalParams) -> 
     (cocoeval's ``_summarize``); None (cocoeval's -1) when no entry is defined.
     """
 
-    def mean(values: np.ndarray) -> Optional[float]:
+    def mean(values: np.ndarray) -> float | None:
         defined = values[values > -1]
         return float(np.mean(defined)) if defined.size else None
 

@@ -5,15 +5,13 @@ is a true positive at the threshold (matched to a GT that is not ignored).
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional
-
 import numpy as np
 
-from .results import EvalResult
 from .oks import EPS, similarity_exponent
+from .results import EvalResult
 
 
-def keypoint_owner(protocol) -> List[str]:
+def keypoint_owner(protocol) -> list[str]:
     """For each keypoint, the first part (other than the whole skeleton) holding it."""
     whole = protocol.whole_part
     owner = [whole] * protocol.num_keypoints
@@ -24,7 +22,7 @@ def keypoint_owner(protocol) -> List[str]:
     return owner
 
 
-def per_keypoint(result: EvalResult, part: Optional[str] = None, threshold: float = 0.5) -> List[Dict]:
+def per_keypoint(result: EvalResult, part: str | None = None, threshold: float = 0.5) -> list[dict]:
     """Per keypoint of ``part`` (default: the protocol's whole skeleton), over true-positive pairs at OKS ``threshold``:
 
     - ``similarity``: mean keypoint similarity exp(-d^2 / (2 (2 sigma)^2 area)) over pairs where the
@@ -79,7 +77,7 @@ def per_keypoint(result: EvalResult, part: Optional[str] = None, threshold: floa
     return sorted(rows, key=lambda r: (order.get(r["part"], len(order)), r["index"]))
 
 
-def per_image(result: EvalResult) -> List[Dict]:
+def per_image(result: EvalResult) -> list[dict]:
     """One row per image and scored part: GT (not ignored), predictions scored, true positives at
     OKS 0.5 and 0.75, and the mean OKS of the true positives at 0.5 (None without any)."""
     gt, preds = result.ground_truth, result.predictions
@@ -115,5 +113,5 @@ def per_image(result: EvalResult) -> List[Dict]:
     return rows
 
 
-def _float(value) -> "float | None":
+def _float(value) -> float | None:
     return None if np.isnan(value) else float(value)

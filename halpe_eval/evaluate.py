@@ -8,9 +8,10 @@ releases the GIL); a mean row (COCO-WholeBody's hands) averages its parts.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Dict, Optional, Sequence, Tuple, Union
+from typing import Callable, Union
 
 import numpy as np
 
@@ -29,20 +30,20 @@ from .rules import gt_ignored, kept_predictions, outside_area, ranking_score
 GroundTruthLike = Union[GroundTruth, dict, str, Path]
 PredictionsLike = Union[Predictions, list, str, Path]
 Progress = Callable[[str, float], None]
-Timings = Dict[str, float]
+Timings = dict[str, float]
 
 
 def evaluate(
     gt: GroundTruthLike,
     preds: PredictionsLike,
-    protocol: Union[Protocol, str, None] = None,
+    protocol: Protocol | str | None = None,
     *,
     split_hands: bool = False,
-    sigmas: Union[Sequence[float], str, Path, None] = None,
+    sigmas: Sequence[float] | str | Path | None = None,
     allow_unknown_images: bool = False,
-    progress: Optional[Progress] = None,
+    progress: Progress | None = None,
     keep_matches: bool = False,
-    workers: Optional[int] = None,
+    workers: int | None = None,
 ) -> EvalResult:
     """Score ``preds`` against ``gt`` per part of ``protocol`` (detected from the GT when None).
 
@@ -61,7 +62,7 @@ def evaluate(
     needed = list(dict.fromkeys(p for row in rows for p in proto.components(row)))
     report = progress or (lambda stage, fraction: None)
     report("loaded", 1 / (len(needed) + 1))
-    scored: Dict[str, PartResult] = {}
+    scored: dict[str, PartResult] = {}
     with ThreadPoolExecutor(max_workers=2) as pool:  # parts are independent; numpy releases the GIL
         futures = {name: pool.submit(score_part, gt, preds, proto, name, keep_matches) for name in needed}
         for i, name in enumerate(needed):
@@ -74,9 +75,9 @@ def evaluate(
     return EvalResult.of(proto, parts, gt, preds, timings)
 
 
-def _read(gt: GroundTruthLike, preds: PredictionsLike, protocol: Union[Protocol, str, None],
-          sigmas: Union[Sequence[float], str, Path, None], allow_unknown_images: bool, workers: Optional[int],
-          timings: Timings) -> Tuple[GroundTruth, Predictions, Protocol]:
+def _read(gt: GroundTruthLike, preds: PredictionsLike, protocol: Protocol | str | None,
+          sigmas: Sequence[float] | str | Path | None, allow_unknown_images: bool, workers: int | None,
+          timings: Timings) -> tuple[GroundTruth, Predictions, Protocol]:
     """Stage 1 for both inputs; a prediction file starts parsing before the GT does."""
     tic = time.perf_counter()
     reader = None if isinstance(preds, Predictions) else PredictionReader(preds, workers=workers)  # forks early
@@ -98,8 +99,8 @@ def _read(gt: GroundTruthLike, preds: PredictionsLike, protocol: Union[Protocol,
     return ground_truth, preds, proto
 
 
-def _ground_truth(gt: GroundTruthLike, protocol: Union[Protocol, str, None],
-                  reader: Optional[PredictionReader]) -> GroundTruth:
+def _ground_truth(gt: GroundTruthLike, protocol: Protocol | str | None,
+                  reader: PredictionReader | None) -> GroundTruth:
     """The GT as arrays; ``reader`` is started with its protocol as early as that is known."""
     if isinstance(gt, GroundTruth):
         if protocol is not None and load_protocol(protocol).num_keypoints != gt.protocol.num_keypoints:
@@ -119,7 +120,7 @@ def _ground_truth(gt: GroundTruthLike, protocol: Union[Protocol, str, None],
 
 
 def score_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: str,
-               keep_matches: bool = False) -> Tuple[PartResult, Timings]:
+               keep_matches: bool = False) -> tuple[PartResult, Timings]:
     """One part: rules -> candidates -> OKS -> matching -> PR arrays; also the seconds spent in each stage."""
     timings: Timings = {}
     tic = time.perf_counter()

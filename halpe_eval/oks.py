@@ -9,8 +9,8 @@ With ``float32`` coordinates (halpecocotools casts keypoints with
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Sequence, Union
 
 import numpy as np
 
@@ -30,7 +30,7 @@ def pair_oks(
     gt_bbox: np.ndarray,
     pair_dt: np.ndarray,
     pair_gt: np.ndarray,
-    columns: Union[slice, Sequence[int], np.ndarray],
+    columns: slice | Sequence[int] | np.ndarray,
     sigmas: np.ndarray,
     dtype: str = "float64",
 ) -> np.ndarray:
@@ -83,7 +83,7 @@ def pair_oks(
     return out
 
 
-def as_view_index(columns: Union[slice, Sequence[int], np.ndarray]) -> Union[slice, np.ndarray]:
+def as_view_index(columns: slice | Sequence[int] | np.ndarray) -> slice | np.ndarray:
     """A slice for a run of consecutive indices (numpy then takes a view, not a copy), else the indices."""
     if isinstance(columns, slice):
         return columns

@@ -1,8 +1,8 @@
 """PR-curve plots (optional: needs matplotlib, ``pip install 'halpe-eval[plot]'``)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import List, Sequence
 
 import numpy as np
 
@@ -12,7 +12,7 @@ from .results import EvalResult
 FIGSIZE, DPI = (6.4, 4.8), 100  # 640 x 480 pixels
 
 
-def plot_pr_curves(results: Sequence[EvalResult], names: Sequence[str], out_dir) -> List[Path]:
+def plot_pr_curves(results: Sequence[EvalResult], names: Sequence[str], out_dir) -> list[Path]:
     """One PNG per part: precision over recall at OKS 0.50, 0.75 and the mean over 0.50:0.95,
     area range 'all', averaged over categories; every run on the same axes."""
     try:

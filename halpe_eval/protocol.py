@@ -13,9 +13,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional, Tuple
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +25,7 @@ from .errors import InputError
 BUILTIN_DIR = Path(__file__).with_name("protocols")
 
 
-def cocoeval_range(start: float, stop: float, step: float) -> Tuple[float, ...]:
+def cocoeval_range(start: float, stop: float, step: float) -> tuple[float, ...]:
     """Thresholds built as cocoeval's Params builds them (``np.linspace``), so they are bit-identical."""
     count = int(np.round((stop - start) / step)) + 1
     return tuple(float(v) for v in np.linspace(start, stop, count, endpoint=True))
@@ -38,7 +39,7 @@ class Statistic:
     name: str
     measure: str  # "AP" (precision) | "AR" (recall)
     area: str
-    oks: Optional[float] = None
+    oks: float | None = None
 
 
 COCO_STATISTICS = (
@@ -63,19 +64,19 @@ class EvalParams:
     The first area range is the reference range (COCO's ``all``): breakdowns and plots use it.
     """
 
-    area_ranges: Tuple[Tuple[str, float, float], ...] = (
+    area_ranges: tuple[tuple[str, float, float], ...] = (
         ("all", 0.0, 1e5**2), ("medium", 32.0**2, 96.0**2), ("large", 96.0**2, 1e5**2))
-    oks_thresholds: Tuple[float, ...] = cocoeval_range(0.5, 0.95, 0.05)
-    recall_thresholds: Tuple[float, ...] = cocoeval_range(0.0, 1.0, 0.01)
+    oks_thresholds: tuple[float, ...] = cocoeval_range(0.5, 0.95, 0.05)
+    recall_thresholds: tuple[float, ...] = cocoeval_range(0.0, 1.0, 0.01)
     max_detections: int = 20
-    statistics: Tuple[Statistic, ...] = COCO_STATISTICS
+    statistics: tuple[Statistic, ...] = COCO_STATISTICS
 
     @property
-    def area_names(self) -> Tuple[str, ...]:
+    def area_names(self) -> tuple[str, ...]:
         return tuple(name for name, _, _ in self.area_ranges)
 
     @property
-    def stat_names(self) -> Tuple[str, ...]:
+    def stat_names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.statistics)
 
     def area_bounds(self) -> np.ndarray:
@@ -121,14 +122,14 @@ class Protocol:
     """
 
     name: str
-    keypoints: Tuple[str, ...]
-    sigmas: Tuple[float, ...]
-    parts: Mapping[str, Tuple[int, ...]]  # every part that can be scored: name -> keypoint indices
-    rows: Tuple[str, ...] = ()  # parts reported by default, in order (default: all parts)
-    mean_parts: Mapping[str, Tuple[str, ...]] = field(default_factory=dict)  # stat-by-stat means of parts
-    split_hands_rows: Tuple[str, ...] = ()  # rows added by split_hands
+    keypoints: tuple[str, ...]
+    sigmas: tuple[float, ...]
+    parts: Mapping[str, tuple[int, ...]]  # every part that can be scored: name -> keypoint indices
+    rows: tuple[str, ...] = ()  # parts reported by default, in order (default: all parts)
+    mean_parts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # stat-by-stat means of parts
+    split_hands_rows: tuple[str, ...] = ()  # rows added by split_hands
     whole_part: str = ""  # the whole skeleton ("": the largest part)
-    nested_fields: Tuple[Tuple[str, int], ...] = ()  # per-part keypoint fields, concatenated in order
+    nested_fields: tuple[tuple[str, int], ...] = ()  # per-part keypoint fields, concatenated in order
     description: str = ""
     reference: str = ""  # the official evaluator (see halpe_eval.oracles), or "" for none
     reference_parts: Mapping[str, str] = field(default_factory=dict)  # part -> the oracle's name for it
@@ -136,7 +137,7 @@ class Protocol:
     ignore_field: bool = False
     drop_zero_score: str = "never"
     part_score_keys: Mapping[str, str] = field(default_factory=dict)
-    area_keypoints: Optional[Tuple[int, ...]] = None
+    area_keypoints: tuple[int, ...] | None = None
     no_keypoints_rule: str = "labelled"
     coordinate_dtype: str = "float64"
     params: EvalParams = EvalParams()
@@ -153,7 +154,7 @@ class Protocol:
     def max_detections(self) -> int:
         return self.params.max_detections
 
-    def part_names(self, split_hands: bool = False) -> Tuple[str, ...]:
+    def part_names(self, split_hands: bool = False) -> tuple[str, ...]:
         """Rows in report order; ``split_hands`` adds ``split_hands_rows`` before the whole-skeleton row."""
         names = list(self.rows or self.parts)
         if split_hands:
@@ -162,11 +163,11 @@ class Protocol:
             names[at:at] = extra
         return tuple(names)
 
-    def components(self, row: str) -> Tuple[str, ...]:
+    def components(self, row: str) -> tuple[str, ...]:
         """The parts a row is computed from: itself, or the parts a mean row averages."""
         return tuple(self.mean_parts.get(row, (row,)))
 
-    def with_sigmas(self, sigmas: Any, source: str = "sigmas") -> "Protocol":
+    def with_sigmas(self, sigmas: Any, source: str = "sigmas") -> Protocol:
         """This protocol with another sigma table (``--sigmas``), length-checked."""
         if not isinstance(sigmas, (list, tuple)):
             raise InputError(f"{source}: expected a JSON list of {self.num_keypoints} sigmas, one per keypoint")
@@ -184,7 +185,7 @@ def is_positive_number(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0
 
 
-def builtin_names() -> Tuple[str, ...]:
+def builtin_names() -> tuple[str, ...]:
     return tuple(sorted(p.stem for p in BUILTIN_DIR.glob("*.json")))
 
 

@@ -8,8 +8,9 @@ returns the value converted for :class:`~halpe_eval.protocol.Protocol` (or
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Mapping, Tuple
+from typing import Any, Callable
 
 from .errors import InputError
 from .protocol import EvalParams, Protocol, Statistic, cocoeval_range, is_positive_number
@@ -19,7 +20,7 @@ class Bad(ValueError):
     """A field's value is wrong; the message says which field and why."""
 
 
-Check = Callable[[Any, Dict[str, Any]], Any]  # (value, fields already validated) -> converted value
+Check = Callable[[Any, dict[str, Any]], Any]  # (value, fields already validated) -> converted value
 
 
 @dataclass(frozen=True)
@@ -33,11 +34,11 @@ def _is_int(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
-def _text(value: Any, _: Dict[str, Any]) -> str:
+def _text(value: Any, _: dict[str, Any]) -> str:
     return str(value)
 
 
-def _keypoint_names(value: Any, _: Dict[str, Any]) -> Tuple[str, ...]:
+def _keypoint_names(value: Any, _: dict[str, Any]) -> tuple[str, ...]:
     if not isinstance(value, list) or not value or not all(isinstance(k, str) for k in value):
         raise Bad("'keypoints' must be a non-empty list of names")
     if len(set(value)) != len(value):
@@ -45,7 +46,7 @@ def _keypoint_names(value: Any, _: Dict[str, Any]) -> Tuple[str, ...]:
     return tuple(value)
 
 
-def _sigmas(value: Any, known: Dict[str, Any]) -> Tuple[float, ...]:
+def _sigmas(value: Any, known: dict[str, Any]) -> tuple[float, ...]:
     n = len(known["keypoints"])
     if not isinstance(value, list) or len(value) != n:
         raise Bad(f"'sigmas' must be a list of {n} numbers, one per keypoint")
@@ -60,7 +61,7 @@ def _indices(value: Any, n: int) -> bool:
             and all(_is_int(i) and 0 <= i < n for i in value))
 
 
-def _parts(value: Any, known: Dict[str, Any]) -> Dict[str, Tuple[int, ...]]:
+def _parts(value: Any, known: dict[str, Any]) -> dict[str, tuple[int, ...]]:
     n = len(known["keypoints"])
     if not isinstance(value, Mapping):
         raise Bad("'parts' must map part names to keypoint index lists")
@@ -72,7 +73,7 @@ def _parts(value: Any, known: Dict[str, Any]) -> Dict[str, Tuple[int, ...]]:
     return {str(name): tuple(idx) for name, idx in value.items()}
 
 
-def _mean_parts(value: Any, known: Dict[str, Any]) -> Dict[str, Tuple[str, ...]]:
+def _mean_parts(value: Any, known: dict[str, Any]) -> dict[str, tuple[str, ...]]:
     parts = known["parts"]
     if not isinstance(value, Mapping) or not all(
         isinstance(v, list) and v and all(p in parts for p in v) for v in value.values()
@@ -84,7 +85,7 @@ def _mean_parts(value: Any, known: Dict[str, Any]) -> Dict[str, Tuple[str, ...]]
     return {str(k): tuple(v) for k, v in value.items()}
 
 
-def _rows(value: Any, known: Dict[str, Any]) -> Tuple[str, ...]:
+def _rows(value: Any, known: dict[str, Any]) -> tuple[str, ...]:
     names = set(known["parts"]) | set(known.get("mean_parts", {}))
     if not isinstance(value, list) or not value or not all(r in names for r in value):
         raise Bad("'rows' must list names from 'parts' or 'mean_parts'")
@@ -94,7 +95,7 @@ def _rows(value: Any, known: Dict[str, Any]) -> Tuple[str, ...]:
 
 
 def _part_list(key: str) -> Check:
-    def check(value: Any, known: Dict[str, Any]) -> Tuple[str, ...]:
+    def check(value: Any, known: dict[str, Any]) -> tuple[str, ...]:
         if not isinstance(value, list) or not all(v in known["parts"] for v in value) or len(set(value)) != len(value):
             raise Bad(f"{key!r} must list distinct names from 'parts'")
         return tuple(value)
@@ -103,7 +104,7 @@ def _part_list(key: str) -> Check:
 
 
 def _part_name(key: str) -> Check:
-    def check(value: Any, known: Dict[str, Any]) -> str:
+    def check(value: Any, known: dict[str, Any]) -> str:
         if value not in known["parts"]:
             raise Bad(f"{key!r} must name one of the 'parts' ({', '.join(known['parts'])})")
         return str(value)
@@ -111,7 +112,7 @@ def _part_name(key: str) -> Check:
     return check
 
 
-def _nested_fields(value: Any, known: Dict[str, Any]) -> Tuple[Tuple[str, int], ...]:
+def _nested_fields(value: Any, known: dict[str, Any]) -> tuple[tuple[str, int], ...]:
     n = len(known["keypoints"])
     pairs_ok = isinstance(value, list) and len(value) != 1 and all(
         isinstance(f, list) and len(f) == 2 and isinstance(f[0], str) and _is_int(f[1]) and f[1] > 0 for f in value
@@ -121,8 +122,8 @@ def _nested_fields(value: Any, known: Dict[str, Any]) -> Tuple[Tuple[str, int], 
     return tuple((f, c) for f, c in value)
 
 
-def _choice(key: str, allowed: Tuple[str, ...]) -> Check:
-    def check(value: Any, _: Dict[str, Any]) -> str:
+def _choice(key: str, allowed: tuple[str, ...]) -> Check:
+    def check(value: Any, _: dict[str, Any]) -> str:
         if value not in allowed:
             raise Bad(f"{key!r} must be one of {', '.join(allowed)}")
         return str(value)
@@ -131,7 +132,7 @@ def _choice(key: str, allowed: Tuple[str, ...]) -> Check:
 
 
 def _flag(key: str) -> Check:
-    def check(value: Any, _: Dict[str, Any]) -> bool:
+    def check(value: Any, _: dict[str, Any]) -> bool:
         if not isinstance(value, bool):
             raise Bad(f"{key!r} must be true or false")
         return value
@@ -139,7 +140,7 @@ def _flag(key: str) -> Check:
     return check
 
 
-def _part_score_keys(value: Any, known: Dict[str, Any]) -> Dict[str, str]:
+def _part_score_keys(value: Any, known: dict[str, Any]) -> dict[str, str]:
     if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
         raise Bad("'part_score_keys' must map part names to field names")
     unknown = sorted(set(value) - set(known["parts"]))
@@ -148,14 +149,14 @@ def _part_score_keys(value: Any, known: Dict[str, Any]) -> Dict[str, str]:
     return dict(value)
 
 
-def _area_keypoints(value: Any, known: Dict[str, Any]) -> Tuple[int, ...]:
+def _area_keypoints(value: Any, known: dict[str, Any]) -> tuple[int, ...]:
     n = len(known["keypoints"])
     if not _indices(value, n):
         raise Bad(f"'area_keypoints' must list distinct keypoint indices in 0..{n - 1}")
     return tuple(value)
 
 
-def _reference(value: Any, _: Dict[str, Any]) -> str:
+def _reference(value: Any, _: dict[str, Any]) -> str:
     from .oracles.adapters import ORACLE_NAMES
 
     allowed = (*ORACLE_NAMES, "")
@@ -164,7 +165,7 @@ def _reference(value: Any, _: Dict[str, Any]) -> str:
     return str(value)
 
 
-def _reference_parts(value: Any, known: Dict[str, Any]) -> Dict[str, str]:
+def _reference_parts(value: Any, known: dict[str, Any]) -> dict[str, str]:
     if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
         raise Bad("'reference_parts' must map part names to the official evaluator's names for them")
     unknown = sorted(set(value) - set(known["parts"]))
@@ -174,7 +175,7 @@ def _reference_parts(value: Any, known: Dict[str, Any]) -> Dict[str, str]:
 
 
 def _positive_int(key: str) -> Check:
-    def check(value: Any, _: Dict[str, Any]) -> int:
+    def check(value: Any, _: dict[str, Any]) -> int:
         if not _is_int(value) or value < 1:
             raise Bad(f"{key!r} must be a positive integer")
         return int(value)
@@ -182,7 +183,7 @@ def _positive_int(key: str) -> Check:
     return check
 
 
-def _area_ranges(value: Any, _: Dict[str, Any]) -> Tuple[Tuple[str, float, float], ...]:
+def _area_ranges(value: Any, _: dict[str, Any]) -> tuple[tuple[str, float, float], ...]:
     if not isinstance(value, Mapping) or not value:
         raise Bad("'area_ranges' must map range names to [low, high] areas; the first is the reference range")
     out = []
@@ -196,7 +197,7 @@ def _area_ranges(value: Any, _: Dict[str, Any]) -> Tuple[Tuple[str, float, float
 
 
 def _threshold_range(key: str, low: float) -> Check:
-    def check(value: Any, _: Dict[str, Any]) -> Tuple[float, ...]:
+    def check(value: Any, _: dict[str, Any]) -> tuple[float, ...]:
         fields = ("start", "stop", "step")
         ok = isinstance(value, Mapping) and set(value) == set(fields) and all(
             isinstance(value[f], (int, float)) and not isinstance(value[f], bool) for f in fields)
@@ -208,7 +209,7 @@ def _threshold_range(key: str, low: float) -> Check:
     return check
 
 
-def _statistics(value: Any, known: Dict[str, Any]) -> Tuple[Statistic, ...]:
+def _statistics(value: Any, known: dict[str, Any]) -> tuple[Statistic, ...]:
     areas = [name for name, _, _ in known.get("area_ranges", EvalParams().area_ranges)]
     thresholds = known.get("oks_thresholds", EvalParams().oks_thresholds)
     if not isinstance(value, Mapping) or not value:
@@ -229,7 +230,7 @@ def _statistics(value: Any, known: Dict[str, Any]) -> Tuple[Statistic, ...]:
     return tuple(out)
 
 
-SCHEMA: Dict[str, Field] = {
+SCHEMA: dict[str, Field] = {
     "name": Field(_text, required=True),
     "keypoints": Field(_keypoint_names, required=True),
     "sigmas": Field(_sigmas, required=True),
@@ -286,7 +287,7 @@ def _check_statistics_fit(params: EvalParams) -> None:
                       "or give 'statistics'")
 
 
-def _validated(data: Any) -> Dict[str, Any]:
+def _validated(data: Any) -> dict[str, Any]:
     if not isinstance(data, Mapping):
         raise Bad("must be a table/object")
     unknown = sorted(set(data) - set(SCHEMA))
@@ -295,7 +296,7 @@ def _validated(data: Any) -> Dict[str, Any]:
     for key, spec in SCHEMA.items():
         if spec.required and key not in data:
             raise Bad(f"lacks the field {key!r}")
-    values: Dict[str, Any] = {}
+    values: dict[str, Any] = {}
     for key, spec in SCHEMA.items():
         if key in data:
             values[key] = spec.check(data[key], values)

@@ -9,7 +9,7 @@ protocol's ``params``), -1 where undefined.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from .reading.ground_truth import GroundTruth
     from .reading.predictions import Predictions
 
-Stats = Dict[str, Optional[float]]  # statistic -> value, None where undefined
+Stats = dict[str, Optional[float]]  # statistic -> value, None where undefined
 
 
 @dataclass(frozen=True)
@@ -54,26 +54,26 @@ class PartResult:
     precision: np.ndarray
     recall: np.ndarray
     scores: np.ndarray
-    matches: Optional[Matches] = None  # with evaluate(keep_matches=True); never for mean parts
-    components: Tuple["PartResult", ...] = ()  # the parts a mean part averages
+    matches: Matches | None = None  # with evaluate(keep_matches=True); never for mean parts
+    components: tuple[PartResult, ...] = ()  # the parts a mean part averages
 
 
 @dataclass(frozen=True)
 class EvalResult:
     protocol: Protocol
-    parts: Dict[str, PartResult]
+    parts: dict[str, PartResult]
     num_images: int
     num_gt: int
     num_predictions: int
-    warnings: Tuple[str, ...] = ()
-    timings: Dict[str, float] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)
     prediction_format: str = ""
-    ground_truth: Optional["GroundTruth"] = field(default=None, repr=False)  # the arrays scored
-    predictions: Optional["Predictions"] = field(default=None, repr=False)
+    ground_truth: GroundTruth | None = field(default=None, repr=False)  # the arrays scored
+    predictions: Predictions | None = field(default=None, repr=False)
 
     @classmethod
-    def of(cls, protocol: Protocol, parts: Dict[str, PartResult], gt: "GroundTruth", preds: "Predictions",
-           timings: Dict[str, float]) -> "EvalResult":
+    def of(cls, protocol: Protocol, parts: dict[str, PartResult], gt: GroundTruth, preds: Predictions,
+           timings: dict[str, float]) -> EvalResult:
         """The result of scoring ``preds`` against ``gt``: counts and warnings come from them."""
         return cls(
             protocol=protocol,
@@ -88,10 +88,10 @@ class EvalResult:
             predictions=preds,
         )
 
-    def stats(self) -> Dict[str, Stats]:
+    def stats(self) -> dict[str, Stats]:
         return {name: dict(part.stats) for name, part in self.parts.items()}
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """The JSON document of ``--format json``: fractions, ``None`` where undefined."""
         from . import __version__
 
@@ -110,7 +110,7 @@ class EvalResult:
         }
 
 
-def mean_part(name: str, components: List[PartResult]) -> PartResult:
+def mean_part(name: str, components: list[PartResult]) -> PartResult:
     """Stat-by-stat mean of parts (COCO-WholeBody's hand AP: mean of left and right, jin-s13/COCO-WholeBody#38).
 
     Undefined when any component is undefined; the PR arrays are the components' stacked on a new first axis.

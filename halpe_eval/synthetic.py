@@ -9,7 +9,6 @@ predictions and no GT, and GT with no predictions.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Tuple
 
 import numpy as np
 
@@ -33,7 +32,7 @@ class SynthOptions:
     float32_text: bool = False  # coordinates as float32 values printed with 17 digits
 
 
-def make_dataset(seed: int, protocol="halpe136", options: SynthOptions = SynthOptions()) -> Tuple[dict, list]:
+def make_dataset(seed: int, protocol="halpe136", options: SynthOptions = SynthOptions()) -> tuple[dict, list]:
     """A (ground truth dict, prediction list) pair; the same seed gives the same data."""
     proto: Protocol = load_protocol(protocol)
     rng = np.random.default_rng(seed)
@@ -79,14 +78,7 @@ def make_dataset(seed: int, protocol="halpe136", options: SynthOptions = SynthOp
     order = rng.permutation(len(preds))
     preds = [preds[i] for i in order]
     for p in preds:
-        p["score"] = round(p["score"], options.score_decimals)
-        if options.bbox:
-            kp = np.asarray(p["keypoints"]).reshape(-1, 3)
-            x0, y0 = kp[:, :2].min(axis=0)
-            x1, y1 = kp[:, :2].max(axis=0)
-            p["bbox"] = [float(x0), float(y0), float(x1 - x0) * 0.9, float(y1 - y0) * 1.1]
-        if options.float32_text:
-            p["keypoints"] = np.asarray(p["keypoints"], dtype=np.float32).tolist()
+        _as_written(p, options)
     gt = {
         "info": {"description": f"halpe-eval synthetic data, seed {seed}, protocol {proto.name}"},
         "images": images,
@@ -96,7 +88,19 @@ def make_dataset(seed: int, protocol="halpe136", options: SynthOptions = SynthOp
     return gt, preds
 
 
-def _part_slices(proto: Protocol) -> Dict[str, np.ndarray]:
+def _as_written(pred: dict, options: SynthOptions) -> None:
+    """A prediction as a model would write it: rounded score, optional bbox, optional float32 coordinates."""
+    pred["score"] = round(pred["score"], options.score_decimals)
+    if options.bbox:
+        kp = np.asarray(pred["keypoints"]).reshape(-1, 3)
+        x0, y0 = kp[:, :2].min(axis=0)
+        x1, y1 = kp[:, :2].max(axis=0)
+        pred["bbox"] = [float(x0), float(y0), float(x1 - x0) * 0.9, float(y1 - y0) * 1.1]
+    if options.float32_text:
+        pred["keypoints"] = np.asarray(pred["keypoints"], dtype=np.float32).tolist()
+
+
+def _part_slices(proto: Protocol) -> dict[str, np.ndarray]:
     return {name: np.asarray(idx) for name, idx in proto.parts.items() if name != proto.whole_part}
 
 

@@ -4,8 +4,8 @@ import json
 import pytest
 
 import halpe_eval.reading.parallel as parallel
-from halpe_eval.reading.ground_truth import peek_protocol
 from halpe_eval import InputError, evaluate
+from halpe_eval.reading.ground_truth import peek_protocol
 
 from oracle_cases import case
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, List, NamedTuple, Optional, Tuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -27,7 +27,7 @@ class GroundTruth:
     source: str
     protocol: Protocol  # the skeleton the keypoints were read with
     image_ids: np.ndarray  # (I,) int64, sorted
-    file_names: Tuple[str, ...]  # (I,) images[].file_name, '' when absent
+    file_names: tuple[str, ...]  # (I,) images[].file_name, '' when absent
     category_ids: np.ndarray  # (C,) int64, sorted
     ann_ids: np.ndarray  # (G,) int64
     image_index: np.ndarray  # (G,) index into image_ids
@@ -38,7 +38,7 @@ class GroundTruth:
     iscrowd: np.ndarray  # (G,) bool
     ignore: np.ndarray  # (G,) bool, the optional 'ignore' field
     num_keypoints: np.ndarray  # (G,) int64, -1 where the field is absent
-    warnings: Tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     @property
     def num_keypoint_types(self) -> int:
@@ -59,7 +59,7 @@ class _Annotation(NamedTuple):
     num_keypoints: int  # -1: absent, or unusable where the protocol does not read it
 
 
-def peek_protocol(path: Any) -> Optional[Protocol]:
+def peek_protocol(path: Any) -> Protocol | None:
     """The protocol of a GT file judged from its first annotation, before the file is parsed (or None)."""
     first = first_element_of(path, "annotations")
     if not isinstance(first, dict):
@@ -91,7 +91,7 @@ def ground_truth_protocol(data: Any, protocol: Any, name: str) -> Protocol:
         raise InputError(f"{name}: annotation #{at} (id {show(first.get('id'))}) {exc}") from None
 
 
-def load_ground_truth(source: Any, protocol: Any = None, name: Optional[str] = None) -> GroundTruth:
+def load_ground_truth(source: Any, protocol: Any = None, name: str | None = None) -> GroundTruth:
     """A :class:`GroundTruth` from a path or an already parsed COCO dict (``name`` labels messages).
 
     ``protocol`` (name, file or Protocol) is detected from the first annotation when None.
@@ -104,7 +104,7 @@ def load_ground_truth(source: Any, protocol: Any = None, name: Optional[str] = N
     image_ids, file_names = _image_table(data, name)
     category_ids = np.unique(np.asarray(_section_ids(data, "categories", name), dtype=np.int64))
     image_set = set(image_ids.tolist())
-    warnings: List[str] = []
+    warnings: list[str] = []
     rows = []
     for i, ann in enumerate(data["annotations"]):
         row = _checked_annotation(ann, i, name, protocol, image_set)
@@ -118,7 +118,7 @@ def load_ground_truth(source: Any, protocol: Any = None, name: Optional[str] = N
     return _arrays(rows, name, protocol, image_ids, file_names, category_ids, warnings)
 
 
-def _image_table(data: dict, name: str) -> Tuple[np.ndarray, Tuple[str, ...]]:
+def _image_table(data: dict, name: str) -> tuple[np.ndarray, tuple[str, ...]]:
     """Image ids sorted (as ``sorted(getImgIds())``) and their file names in the same order."""
     image_ids = _section_ids(data, "images", name)
     if len(set(image_ids)) != len(image_ids):
@@ -128,7 +128,7 @@ def _image_table(data: dict, name: str) -> Tuple[np.ndarray, Tuple[str, ...]]:
     return np.asarray(image_ids, dtype=np.int64)[order], tuple(file_names[i] for i in order)
 
 
-def _section_ids(data: dict, section: str, name: str) -> List[int]:
+def _section_ids(data: dict, section: str, name: str) -> list[int]:
     """The integer ``id`` of every record of ``images`` or ``categories``."""
     ids = []
     for i, record in enumerate(data[section]):
@@ -140,7 +140,7 @@ def _section_ids(data: dict, section: str, name: str) -> List[int]:
     return ids
 
 
-def _checked_annotation(ann: Any, i: int, name: str, protocol: Protocol, image_set: set) -> Optional[_Annotation]:
+def _checked_annotation(ann: Any, i: int, name: str, protocol: Protocol, image_set: set) -> _Annotation | None:
     """Annotation #i validated, or None when its image is not in 'images' (it is not scored)."""
     where = f"{name}: annotation #{i}"
     if not isinstance(ann, dict):
@@ -184,8 +184,8 @@ def _num_keypoints(ann: dict, where: str, protocol: Protocol) -> int:
     return -1
 
 
-def _arrays(rows: List[_Annotation], name: str, protocol: Protocol, image_ids: np.ndarray,
-            file_names: Tuple[str, ...], category_ids: np.ndarray, warnings: List[str]) -> GroundTruth:
+def _arrays(rows: list[_Annotation], name: str, protocol: Protocol, image_ids: np.ndarray,
+            file_names: tuple[str, ...], category_ids: np.ndarray, warnings: list[str]) -> GroundTruth:
     """The validated records as a GroundTruth; checks that need all records (ids, categories, NaN)."""
     ann_ids = np.array([r.id for r in rows], dtype=np.int64)
     if len(np.unique(ann_ids)) != len(ann_ids):

@@ -7,7 +7,8 @@ them, then marked -1.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +42,7 @@ def image_index(values: Sequence[Any], image_ids: np.ndarray, file_names: Sequen
 
 
 def _refuse_unknown(values: Sequence[Any], unknown: np.ndarray, file_names: Sequence[str], name: str) -> None:
-    missing: List[Any] = list(dict.fromkeys(values[i] for i in np.flatnonzero(unknown)))  # in file order
+    missing: list[Any] = list(dict.fromkeys(values[i] for i in np.flatnonzero(unknown)))  # in file order
     i = int(np.flatnonzero(unknown)[0])
     if isinstance(values[i], str) and not any(file_names):
         raise InputError(f"{name}: prediction #{i}: image_id {values[i]!r} is a file name, but the ground "
@@ -53,10 +54,10 @@ def _refuse_unknown(values: Sequence[Any], unknown: np.ndarray, file_names: Sequ
     )
 
 
-def file_name_index(file_names: Sequence[str]) -> Dict[str, int]:
+def file_name_index(file_names: Sequence[str]) -> dict[str, int]:
     """file name -> image index: by full name, else by base name or stem (AMBIGUOUS where shared)."""
-    exact: Dict[str, int] = {}
-    loose: Dict[str, int] = {}
+    exact: dict[str, int] = {}
+    loose: dict[str, int] = {}
     for i, file_name in enumerate(file_names):
         if not file_name:
             continue
@@ -66,7 +67,7 @@ def file_name_index(file_names: Sequence[str]) -> Dict[str, int]:
     return {**loose, **exact}
 
 
-def _add_name(index: Dict[str, int], key: str, i: int) -> None:
+def _add_name(index: dict[str, int], key: str, i: int) -> None:
     index[key] = AMBIGUOUS if key in index and index[key] != i else i
 
 

@@ -19,15 +19,16 @@ import io
 import os
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, Optional, Tuple
+from typing import Any
 
 from ..errors import InputError
 
 try:
     import orjson as _json
 
-    _DECODE_ERRORS: Tuple[type, ...] = (_json.JSONDecodeError,)
+    _DECODE_ERRORS: tuple[type, ...] = (_json.JSONDecodeError,)
 except ImportError:  # pragma: no cover - orjson is a declared dependency
     import json as _json
 
@@ -59,7 +60,7 @@ def _open(path) -> io.BufferedIOBase:
         else:
             if Path(path).is_dir():
                 raise InputError(f"{name}: is a directory, expected a JSON file")
-            raw = open(path, "rb")
+            raw = open(path, "rb")  # noqa: SIM115 - returned open: the caller reads and closes it
         head = raw.peek(64)[:64] if hasattr(raw, "peek") else b""
     except FileNotFoundError:
         raise InputError(f"{name}: file not found") from None
@@ -98,7 +99,7 @@ def _parse(raw: bytes, name: str) -> Any:
         raise InputError(f"{name}: invalid JSON: {exc}") from None
 
 
-def read_json(path) -> Tuple[Any, str]:
+def read_json(path) -> tuple[Any, str]:
     """Parse a whole JSON file ('-' is stdin, gzip is decompressed); return (data, display name)."""
     name = display_name(path)
     with _open(path) as stream:
@@ -127,7 +128,7 @@ def iter_range_chunks(path, start: int, stop: int, chunk_bytes: int = CHUNK_BYTE
         yield from _stream_chunks(stream, display_name(path), chunk_bytes)
 
 
-def split_point(path, near: int, window: int = 1 << 20) -> Optional[int]:
+def split_point(path, near: int, window: int = 1 << 20) -> int | None:
     """Offset of the first comma between two records at or after byte ``near`` of a plain file."""
     with open(path, "rb") as f:
         f.seek(near)
@@ -136,7 +137,7 @@ def split_point(path, near: int, window: int = 1 << 20) -> Optional[int]:
     return None if match is None else near + match.start() + data[match.start():].index(b",")
 
 
-def first_element_of(path, key: str, limit: int = 16 << 20) -> Optional[Any]:
+def first_element_of(path, key: str, limit: int = 16 << 20) -> Any | None:
     """The first element of the array under ``"key"`` in a plain JSON file, read from its head.
 
     A cheap look before the whole file is parsed; None when the head does not show it plainly
@@ -255,7 +256,7 @@ def _read_block(stream, name: str, size: int) -> bytes:
         raise InputError(f"{name}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
 
 
-def _last_record_end(buf) -> "int | None":
+def _last_record_end(buf) -> int | None:
     """Index of the last ',' that follows a '}' and precedes a '{' (whitespace aside), or None."""
     pos = len(buf)
     while True:

@@ -1,7 +1,8 @@
 """How input values are named in error messages, and the JSON type checks those messages rest on."""
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any
 
 INT64 = (-(2**63), 2**63 - 1)
 
@@ -52,7 +53,7 @@ def listing(values: Iterable[Any]) -> str:
     return ", ".join(shown[:5]) + (f", ... ({len(shown)} in all)" if len(shown) > 5 else "")
 
 
-def first_duplicate(values: Iterable[Any]) -> Optional[Any]:
+def first_duplicate(values: Iterable[Any]) -> Any | None:
     seen = set()
     for v in values:
         if v in seen:

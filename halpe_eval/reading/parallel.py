@@ -11,7 +11,7 @@ import multiprocessing
 import os
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any
 
 from ..protocol import Protocol
 from .ground_truth import GroundTruth
@@ -33,12 +33,12 @@ class PredictionReader:
     ``workers=1`` reads serially.
     """
 
-    def __init__(self, source: Any, name: Optional[str] = None, workers: Optional[int] = None):
+    def __init__(self, source: Any, name: str | None = None, workers: int | None = None):
         self.source = source
         self.name = display_name(source) if isinstance(source, (str, Path)) else (name or "<predictions>")
-        self.protocol: Optional[Protocol] = None
-        self._pool: Optional[ProcessPoolExecutor] = None
-        self._futures: Optional[List[Future]] = None
+        self.protocol: Protocol | None = None
+        self._pool: ProcessPoolExecutor | None = None
+        self._futures: list[Future] | None = None
         workers = workers if workers is not None else min(2, os.cpu_count() or 1)
         if workers > 1 and isinstance(source, (str, Path)) and _parallel_ok(source):
             try:
@@ -92,7 +92,7 @@ def _parallel_ok(path: Any) -> bool:
         return False
 
 
-def _submit_ranges(pool: ProcessPoolExecutor, path: str, protocol: Protocol) -> Optional[List[Future]]:
+def _submit_ranges(pool: ProcessPoolExecutor, path: str, protocol: Protocol) -> list[Future] | None:
     """One task per ~RANGE_BYTES of the file, cut between records; None if a cut cannot be found.
 
     Small tasks keep each worker's memory to one range's arrays, and results stream back in order.
@@ -111,11 +111,11 @@ def _submit_ranges(pool: ProcessPoolExecutor, path: str, protocol: Protocol) -> 
     return [pool.submit(_read_range, path, a, b, protocol, area_from_bbox(first)) for a, b in ranges]
 
 
-def _read_range(path: str, start: int, stop: int, protocol: Protocol, bbox_area: bool) -> List[Columns]:
+def _read_range(path: str, start: int, stop: int, protocol: Protocol, bbox_area: bool) -> list[Columns]:
     return columns_of_chunks(iter_range_chunks(path, start, stop), protocol, path, bbox_area)
 
 
-def _first_record(path: str) -> Optional[dict]:
+def _first_record(path: str) -> dict | None:
     for chunk in iter_range_chunks(path, 0, os.path.getsize(path), chunk_bytes=1 << 16):
         return chunk[0] if isinstance(chunk, list) and chunk and isinstance(chunk[0], dict) else None
     return None

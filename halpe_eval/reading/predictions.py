@@ -8,7 +8,7 @@ processes when that pays (:mod:`halpe_eval.reading.parallel`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable
 
 import numpy as np
 
@@ -31,15 +31,15 @@ class Predictions:
     keypoints: np.ndarray  # (D, K, 2) x, y in the protocol's coordinate dtype (scores live on in ``positive``)
     score: np.ndarray  # (D,) float64
     area: np.ndarray  # (D,) float64, per loadRes (computed in float64 before any cast)
-    positive: Dict[str, np.ndarray]  # part -> some keypoint score > 0 in it ('*': whole skeleton)
-    part_scores: Dict[str, np.ndarray] = field(default_factory=dict)  # NaN where absent
-    warnings: Tuple[str, ...] = ()
+    positive: dict[str, np.ndarray]  # part -> some keypoint score > 0 in it ('*': whole skeleton)
+    part_scores: dict[str, np.ndarray] = field(default_factory=dict)  # NaN where absent
+    warnings: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.score)
 
 
-def load_predictions(source: Any, gt: GroundTruth, name: Optional[str] = None,
+def load_predictions(source: Any, gt: GroundTruth, name: str | None = None,
                      allow_unknown_images: bool = False) -> Predictions:
     """A :class:`Predictions` from a path or a parsed results list, checked against ``gt``."""
     from .parallel import PredictionReader
@@ -86,8 +86,8 @@ def _file_format(cols: Columns) -> str:
     return min(used, key=lambda f: f.priority).label
 
 
-def _warnings(cols: Columns, gt: GroundTruth, images: np.ndarray, keep: np.ndarray, name: str) -> List[str]:
-    warnings: List[str] = []
+def _warnings(cols: Columns, gt: GroundTruth, images: np.ndarray, keep: np.ndarray, name: str) -> list[str]:
+    warnings: list[str] = []
     if not keep.all():
         dropped = list(dict.fromkeys(v for v, k in zip(cols.image_ids, keep) if not k))
         warnings.append(

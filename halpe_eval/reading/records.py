@@ -11,8 +11,9 @@ Conventions of the COCO API's ``loadRes``:
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable
 
 import numpy as np
 
@@ -38,13 +39,13 @@ class Columns:
     score: np.ndarray
     keypoints: np.ndarray  # (D, K, 2)
     area: np.ndarray
-    positive: Dict[str, np.ndarray]  # part -> any keypoint score > 0 in the part ('*': whole skeleton)
-    part_scores: Dict[str, np.ndarray]
+    positive: dict[str, np.ndarray]  # part -> any keypoint score > 0 in the part ('*': whole skeleton)
+    part_scores: dict[str, np.ndarray]
     bbox_area: bool
-    formats: Tuple[str, ...]  # keys of the record formats used, by priority
+    formats: tuple[str, ...]  # keys of the record formats used, by priority
 
     @staticmethod
-    def concatenate(chunks: List["Columns"]) -> "Columns":
+    def concatenate(chunks: list[Columns]) -> Columns:
         if len(chunks) == 1:
             return chunks[0]
         chunks = [c for c in chunks if len(c.score)] or chunks[:1]
@@ -69,7 +70,7 @@ class Columns:
         )
 
 
-def _joined_keypoints(chunks: List[Columns]) -> np.ndarray:
+def _joined_keypoints(chunks: list[Columns]) -> np.ndarray:
     """The keypoints are most of the memory: copy them into place chunk by chunk, freeing as we go."""
     keypoints = np.empty((sum(len(c.score) for c in chunks),) + chunks[0].keypoints.shape[1:],
                          dtype=chunks[0].keypoints.dtype)
@@ -81,9 +82,9 @@ def _joined_keypoints(chunks: List[Columns]) -> np.ndarray:
     return keypoints
 
 
-def columns_of_chunks(chunks: Any, protocol: Protocol, name: str, bbox_area: Optional[bool] = None) -> List[Columns]:
+def columns_of_chunks(chunks: Any, protocol: Protocol, name: str, bbox_area: bool | None = None) -> list[Columns]:
     """Convert every chunk (a list of records) in turn; ``bbox_area`` None: decided by the first record."""
-    columns: List[Columns] = []
+    columns: list[Columns] = []
     offset = 0
     for chunk in chunks:
         if not isinstance(chunk, list):
@@ -148,7 +149,7 @@ def _category_column(records: list, where: Where) -> np.ndarray:
 
 
 def _keypoint_block(records: list, protocol: Protocol, name: str, offset: int,
-                    where: Where) -> Tuple[np.ndarray, Tuple[str, ...]]:
+                    where: Where) -> tuple[np.ndarray, tuple[str, ...]]:
     """(D, K, 3) float64 keypoints of the records, each read by its format, and the formats used."""
     k = protocol.num_keypoints
     kps, used = [], set()
@@ -210,7 +211,7 @@ def number_column(records: list, key: str, where: Where, required: bool = True) 
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def index_in(sorted_ids: np.ndarray, values: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+def index_in(sorted_ids: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(position of each value in ``sorted_ids``, whether it is there at all)."""
     index = np.searchsorted(sorted_ids, values)
     found = index < len(sorted_ids)
@@ -235,7 +236,7 @@ def expected_keypoints(protocol: Protocol) -> str:
     return text
 
 
-def to_array(rows: Sequence, shape: Tuple[int, ...], name: str, what: str, offset: int = 0) -> np.ndarray:
+def to_array(rows: Sequence, shape: tuple[int, ...], name: str, what: str, offset: int = 0) -> np.ndarray:
     """Rows of equal-length number lists -> float64 array; a bad row is named.
 
     The element type is inferred first: given ``dtype=float`` numpy would turn the string

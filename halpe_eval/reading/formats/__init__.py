@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, Callable, Dict, Mapping, Tuple, Union
+from functools import cache
+from typing import Any, Callable, Union
 
 from ...protocol import Protocol
 
@@ -36,8 +37,8 @@ class RecordFormat:
     keypoints: Callable[[Mapping[str, Any], Protocol], KeypointField]
 
 
-@lru_cache(maxsize=None)
-def registered() -> Tuple[RecordFormat, ...]:
+@cache
+def registered() -> tuple[RecordFormat, ...]:
     """Every format of this package, in the order records are offered to them."""
     found = []
     for module in pkgutil.iter_modules(__path__):
@@ -45,7 +46,7 @@ def registered() -> Tuple[RecordFormat, ...]:
     return tuple(sorted(found, key=lambda f: f.priority))
 
 
-def by_key() -> Dict[str, RecordFormat]:
+def by_key() -> dict[str, RecordFormat]:
     return {f.key: f for f in registered()}
 
 

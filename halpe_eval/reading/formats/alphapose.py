@@ -6,7 +6,8 @@ fields (``box``, ``idx``) are ignored.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ...protocol import Protocol
 from . import KeypointField, RecordFormat

@@ -4,7 +4,8 @@ The fallback format: it claims every record no other format claims.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ...protocol import Protocol
 from . import KeypointField, RecordFormat

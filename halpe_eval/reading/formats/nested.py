@@ -7,7 +7,8 @@ this way, and then needs every field at its length.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ...protocol import Protocol
 from . import KeypointField, MissingField, RecordFormat
