@@ -1,23 +1,26 @@
-"""Command line: parse options, call the library, format the result. Nothing else."""
+"""Command line: parse options, call the library, hand the results to :mod:`halpe_eval.output`, print, and set
+the exit status (0 success, 1 a ``--fail-under`` threshold failed, 2 usage error or bad input). Nothing else."""
 from __future__ import annotations
 
 import contextlib
-import csv
 import sys
 import time
 import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Callable, NoReturn
 
 import click
 
-from . import __version__
-from .protocol import COCO_STAT_NAMES as STAT_NAMES
+from . import __version__, breakdown
 from .errors import InputError
 from .evaluate import evaluate
-from .gate import failures, parse_threshold
-from .load import load_ground_truth
-from .protocol import builtin_names
-from .report import compare_table, header, keypoint_table, stats_table, to_json
+from .gate import Threshold, failures, parse_threshold
+from .output import WRITERS, Report, write_per_image
+from .output.builders import DEFAULT_COMPARE_STATS
+from .protocol import COCO_STAT_NAMES, builtin_names, load_protocol
+from .reading.ground_truth import load_ground_truth
+from .results import EvalResult
 
 EPILOG = """\b
 Examples:
@@ -35,23 +38,12 @@ Exit status: 0 success, 1 a --fail-under threshold failed,
 2 usage error or unreadable/malformed input.
 """
 
-DEFAULT_COMPARE_STATS = ("AP", "AP50", "AP75", "AR")
+Step = Callable[..., None]  # progress callback: step(stage, fraction of this run done)
 
 
-def _fail(message: str, prefix: str = "error") -> None:
+def _fail(message: str, prefix: str = "error") -> NoReturn:
     click.echo(f"halpe-eval: {prefix}: {message}", err=True)
     sys.exit(2)
-
-
-def _stat_list(ctx, param, value):
-    if value is None:
-        return None
-    stats = list(dict.fromkeys(s.strip() for s in value.split(",") if s.strip()))
-    unknown = [s for s in stats if s not in STAT_NAMES]
-    if unknown or not stats:
-        said = f"unknown statistic(s) {', '.join(unknown)}" if unknown else "no statistic given"
-        raise click.BadParameter(f"{said}; choose from {', '.join(STAT_NAMES)}")
-    return tuple(stats)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
@@ -67,8 +59,8 @@ def _stat_list(ctx, param, value):
     help="native: this package's engine; reference: the official evaluator itself (slow).",
 )
 @click.option(
-    "--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json"]), default="table",
-    show_default=True, help="Output on stdout.",
+    "--format", "fmt", type=click.Choice(list(WRITERS)), default="table", show_default=True,
+    help="Output on stdout.",
 )
 @click.option("--output", "-o", metavar="FILE", default=None, help="Also write the JSON result to FILE.")
 @click.option("--split-hands", is_flag=True, help="Add left_hand and right_hand rows.")
@@ -80,7 +72,7 @@ def _stat_list(ctx, param, value):
               help="Exit 1 if PART.STAT is below VALUE (fraction, or percent with %). Repeatable.")
 @click.option("--name", "names", metavar="NAME", multiple=True,
               help="Name of each run, in the order of the PRED files (default: file stem). Repeatable.")
-@click.option("--stats", callback=_stat_list, metavar="AP,AR,...", default=None,
+@click.option("--stats", metavar="AP,AR,...", default=None,
               help=f"Statistics to show (default: all; {','.join(DEFAULT_COMPARE_STATS)} when comparing runs).")
 @click.option("--per-keypoint", is_flag=True,
               help="Add a per-keypoint breakdown over the pairs matched at OKS 0.5 (wholebody, or the largest part).")
@@ -98,101 +90,107 @@ def main(gt, preds, protocol, backend, fmt, output, split_hands, sigmas_file, al
     official evaluator's conventions; numbers are percentages, '-' is undefined.
     Several PRED files are compared against one parse of the GT.
     """
-    if names and len(names) != len(preds):
-        raise click.UsageError(f"--name was given {len(names)} time(s) for {len(preds)} prediction file(s)")
-    if len(set(names)) != len(names):
-        raise click.UsageError("--name: each run needs its own name")
-    names = list(names) or _run_names(preds)
+    stats = _chosen_stats(stats, protocol)
+    names = _checked_names(names, preds)
     if backend == "reference" and (sigmas_file or allow_unknown_images or per_keypoint or per_image_file):
         raise click.UsageError(
             "--sigmas, --allow-unknown-images, --per-keypoint and --per-image need --backend native")
     if [gt, *preds, sigmas_file].count("-") > 1:
         raise click.UsageError("standard input ('-') can be read only once: give the other inputs as files")
+    if gates:  # the syntax and statistics now, the part names once the rows are known
+        _thresholds(gates, _expected_stat_names(protocol))
+    tic = time.perf_counter()
+    results = _score(gt, preds, protocol, backend, quiet, split_hands=split_hands, sigmas=sigmas_file,
+                     allow_unknown_images=allow_unknown_images, keep_matches=bool(per_keypoint or per_image_file))
+    seconds = time.perf_counter() - tic
+    used = results[0].protocol  # given or detected
+    thresholds = _thresholds(gates, used.params.stat_names, list(results[0].parts), used.split_hands_rows)
+    _check_stats(stats, used.params.stat_names)
+    if not quiet:
+        _print_warnings(results)
+    if profile:
+        _print_profile(results, names)
+    keypoints = [breakdown.per_keypoint(r) for r in results] if per_keypoint else None
+    report = Report(results, names, stats, keypoints, seconds, backend)
+    _write_files(report, output, per_image_file, plot_dir)
+    click.echo(WRITERS[fmt](report, sys.stdout.isatty()))
+    sys.exit(1 if _print_failures(results, names, thresholds) else 0)
+
+
+def _expected_stat_names(protocol: str | None) -> tuple[str, ...]:
+    """The statistics of the protocol given, else COCO's (those of every built-in protocol detected)."""
+    if protocol is None:
+        return COCO_STAT_NAMES
     try:
-        for spec in gates:  # the syntax now; the part names once the protocol is known
-            parse_threshold(spec)
+        return load_protocol(protocol).params.stat_names
+    except InputError as exc:
+        _fail(str(exc))
+
+
+def _chosen_stats(value: str | None, protocol: str | None) -> tuple[str, ...]:
+    """``--stats`` as names without repeats, () when not given."""
+    if value is None:
+        return ()
+    stats = tuple(dict.fromkeys(s.strip() for s in value.split(",") if s.strip()))
+    known = _expected_stat_names(protocol)
+    if not stats:
+        raise _bad_stats("no statistic given", known)
+    _check_stats(stats, known)
+    return stats
+
+
+def _check_stats(stats: Sequence[str], known: Sequence[str]) -> None:
+    unknown = [s for s in stats if s not in known]
+    if unknown:
+        raise _bad_stats(f"unknown statistic(s) {', '.join(unknown)}", known)
+
+
+def _bad_stats(said: str, known: Sequence[str]) -> click.BadParameter:
+    return click.BadParameter(f"{said}; choose from {', '.join(known)}", param_hint="'--stats'")
+
+
+def _checked_names(names: Sequence[str], preds: Sequence[str]) -> list[str]:
+    """``--name`` once per prediction file, each its own; else the file stems."""
+    if names and len(names) != len(preds):
+        raise click.UsageError(f"--name was given {len(names)} time(s) for {len(preds)} prediction file(s)")
+    if len(set(names)) != len(names):
+        raise click.UsageError("--name: each run needs its own name")
+    return list(names) or _run_names(preds)
+
+
+def _run_names(preds: Sequence[str]) -> list[str]:
+    stems = [Path(p).name.split(".")[0] if p != "-" else "stdin" for p in preds]
+    return stems if len(set(stems)) == len(stems) else [f"{i + 1}:{s}" for i, s in enumerate(stems)]
+
+
+def _thresholds(gates: Sequence[str], stat_names: Sequence[str], parts: Sequence[str] | None = None,
+                split_hands_rows: Sequence[str] = ()) -> list[Threshold]:
+    try:
+        return [parse_threshold(spec, stat_names, parts, split_hands_rows) for spec in gates]
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="'--fail-under'") from None
-    tic = time.perf_counter()
+
+
+def _score(gt: str, preds: Sequence[str], protocol: str | None, backend: str, quiet: bool,
+           **options) -> list[EvalResult]:
+    """Every run, with progress on a terminal; an input error or a bug of ours is one line and exit 2."""
     try:
         # Python warnings (numpy's overflow notes, the oracles' own) stay off stderr; ours are in the result.
         with _progress(len(preds), quiet) as step, warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            results = _evaluate_all(gt, preds, protocol, backend, step, split_hands=split_hands, sigmas=sigmas_file,
-                                    allow_unknown_images=allow_unknown_images,
-                                    keep_matches=bool(per_keypoint or per_image_file))
+            return _evaluate_all(gt, preds, protocol, backend, step, **options)
     except InputError as exc:
         _fail(str(exc))
     except MemoryError:
         _fail("out of memory while evaluating; try smaller input files")
     except Exception as exc:  # noqa: BLE001 - a bug of ours: one line, not a traceback
         _fail(f"{type(exc).__name__}: {exc}; please report it with the command line", prefix="internal error")
-    seconds = time.perf_counter() - tic
-    try:
-        thresholds = [parse_threshold(spec, list(results[0].parts)) for spec in gates]
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="'--fail-under'") from None
-
-    if not quiet:  # the GT's warnings once, not once per run
-        for warning in dict.fromkeys(w for result in results for w in result.warnings):
-            click.echo(f"halpe-eval: warning: {warning}", err=True)
-    if profile:
-        for name, result in zip(names, results):
-            run = f" {name}" if len(results) > 1 else ""
-            stages = "  ".join(f"{stage} {seconds:.3f}s" for stage, seconds in result.timings.items())
-            click.echo(f"halpe-eval: profile{run}: {stages}  total {sum(result.timings.values()):.3f}s", err=True)
-    keypoints = [_per_keypoint(r) for r in results] if per_keypoint else None
-    document = to_json(results, names, keypoints, version=__version__)
-    writing = None
-    try:
-        if output is not None:
-            writing = output
-            Path(output).write_text(document + "\n", encoding="utf-8")
-        if per_image_file is not None:
-            writing = per_image_file
-            _write_per_image(per_image_file, results, names)
-        if plot_dir is not None:
-            from .plot import plot_pr_curves
-
-            writing = plot_dir
-            plot_pr_curves(results, names, plot_dir)
-    except InputError as exc:
-        _fail(str(exc))
-    except OSError as exc:
-        _fail(f"{exc.filename or writing}: cannot write ({exc.strerror or exc})")
-
-    colour = fmt == "table" and sys.stdout.isatty()
-    if fmt == "json":
-        click.echo(document)
-    elif len(results) > 1:
-        click.echo(compare_table(results, names, stats or DEFAULT_COMPARE_STATS, fmt, colour))
-    else:
-        if fmt != "csv":
-            click.echo(header(results[0], seconds, backend))
-        click.echo(stats_table(results[0], fmt, stats or STAT_NAMES))
-    if keypoints and fmt != "json":
-        for name, rows in zip(names, keypoints):
-            click.echo("")
-            click.echo(keypoint_table(rows, fmt, colour, title=f"per keypoint ({name})" if len(names) > 1 else None))
-
-    failed = False
-    for name, result in zip(names, results):
-        for threshold, actual in failures(result, thresholds):
-            run = f"{name}: " if len(results) > 1 else ""
-            shown = "undefined" if actual is None else f"{actual:.3f}"
-            click.echo(f"FAIL {run}{threshold} {shown} < {threshold.value:.3f}", err=True)
-            failed = True
-    sys.exit(1 if failed else 0)
 
 
-def _run_names(preds) -> list:
-    stems = [Path(p).name.split(".")[0] if p != "-" else "stdin" for p in preds]
-    return stems if len(set(stems)) == len(stems) else [f"{i + 1}:{s}" for i, s in enumerate(stems)]
-
-
-def _evaluate_all(gt, preds, protocol, backend, step, **options):
+def _evaluate_all(gt: str, preds: Sequence[str], protocol: str | None, backend: str, step: Step,
+                  **options) -> list[EvalResult]:
     if backend == "reference":
-        from .reference import evaluate_reference
+        from .oracles import evaluate_reference
 
         results = []
         for p in preds:
@@ -207,7 +205,7 @@ def _evaluate_all(gt, preds, protocol, backend, step, **options):
 
 
 @contextlib.contextmanager
-def _progress(runs: int, quiet: bool):
+def _progress(runs: int, quiet: bool) -> Iterator[Step]:
     """A progress bar on stderr when it is a terminal; yields the per-stage callback."""
     if quiet or not sys.stderr.isatty():
         yield lambda *_: None
@@ -225,24 +223,51 @@ def _progress(runs: int, quiet: bool):
         yield step
 
 
-def _per_keypoint(result):
-    from .breakdown import per_keypoint
+def _print_warnings(results: Sequence[EvalResult]) -> None:
+    """The GT's warnings once, not once per run."""
+    for warning in dict.fromkeys(w for result in results for w in result.warnings):
+        click.echo(f"halpe-eval: warning: {warning}", err=True)
 
-    return per_keypoint(result)
+
+def _print_profile(results: Sequence[EvalResult], names: Sequence[str]) -> None:
+    for name, result in zip(names, results):
+        run = f" {name}" if len(results) > 1 else ""
+        stages = "  ".join(f"{stage} {seconds:.3f}s" for stage, seconds in result.timings.items())
+        click.echo(f"halpe-eval: profile{run}: {stages}  total {sum(result.timings.values()):.3f}s", err=True)
 
 
-def _write_per_image(path, results, names) -> None:
-    from .breakdown import per_image
+def _write_files(report: Report, output: str | None, per_image_file: str | None,
+                 plot_dir: str | None) -> None:
+    """``--output``, ``--per-image`` and ``--plot``, before anything is printed; a failure is exit 2."""
+    writing = None
+    try:
+        if output is not None:
+            writing = output
+            Path(output).write_text(WRITERS["json"](report, False) + "\n", encoding="utf-8")
+        if per_image_file is not None:
+            writing = per_image_file
+            write_per_image(per_image_file, report.results, report.names)
+        if plot_dir is not None:
+            from .plot import plot_pr_curves
 
-    fields = ["run", "image_id", "file_name", "part", "gt", "predictions", "matched_50", "matched_75", "mean_oks_50"]
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=fields if len(results) > 1 else fields[1:])
-        writer.writeheader()
-        for name, result in zip(names, results):
-            for row in per_image(result):
-                if len(results) > 1:
-                    row = {"run": name, **row}
-                writer.writerow({k: "" if v is None else v for k, v in row.items()})
+            writing = plot_dir
+            plot_pr_curves(report.results, report.names, plot_dir)
+    except InputError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"{exc.filename or writing}: cannot write ({exc.strerror or exc})")
+
+
+def _print_failures(results: Sequence[EvalResult], names: Sequence[str], thresholds: Sequence[Threshold]) -> bool:
+    """One ``FAIL`` line on stderr per threshold a run misses; whether any did."""
+    failed = False
+    for name, result in zip(names, results):
+        for threshold, actual in failures(result, thresholds):
+            run = f"{name}: " if len(results) > 1 else ""
+            shown = "undefined" if actual is None else f"{actual:.3f}"
+            click.echo(f"FAIL {run}{threshold} {shown} < {threshold.value:.3f}", err=True)
+            failed = True
+    return failed
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,11 +1,14 @@
-"""CI gates: ``--fail-under PART.STAT=VALUE`` thresholds and their check."""
+"""CI gates: ``--fail-under PART.STAT=VALUE`` thresholds and their check.
+
+Part and statistic names come from the caller (the protocol's statistics, the
+rows scored); none is written here.
+"""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
 
-from .protocol import COCO_STAT_NAMES as STAT_NAMES
 from .results import EvalResult
 
 _SPEC = re.compile(r"^\s*([\w-]+)\.(\w+)\s*=\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(%?)\s*$")
@@ -21,10 +24,14 @@ class Threshold:
         return f"{self.part}.{self.stat}"
 
 
-def parse_threshold(spec: str, parts: Optional[Sequence[str]] = None) -> Threshold:
+def parse_threshold(spec: str, stat_names: Sequence[str] | None = None, parts: Sequence[str] | None = None,
+                    split_hands_rows: Sequence[str] = ()) -> Threshold:
     """``PART.STAT=VALUE`` with VALUE a fraction (0.45) or a percentage (45%); ValueError says why.
 
-    ``parts`` are the valid part names (None: not checked yet, before the protocol is known).
+    Names are checked as far as they are known: ``stat_names`` are the protocol's
+    statistics and ``parts`` the rows scored (None: not checked yet, e.g. before
+    the protocol is known); ``split_hands_rows`` are the rows ``--split-hands``
+    adds, named in the hint when one of them is asked for without it.
     """
     match = _SPEC.match(spec)
     if not match:
@@ -32,16 +39,26 @@ def parse_threshold(spec: str, parts: Optional[Sequence[str]] = None) -> Thresho
     part, stat, number, percent = match.groups()
     value = float(number) / (100 if percent else 1)
     if parts is not None and part not in parts:
-        hint = " (left_hand and right_hand need --split-hands)" if part in ("left_hand", "right_hand") else ""
+        hint = _split_hands_hint(part, split_hands_rows, parts)
         raise ValueError(f"{spec!r}: unknown part {part!r}; parts: {', '.join(parts)}{hint}")
-    if stat not in STAT_NAMES:
-        raise ValueError(f"{spec!r}: unknown statistic {stat!r}; statistics: {', '.join(STAT_NAMES)}")
+    if stat_names is not None and stat not in stat_names:
+        raise ValueError(f"{spec!r}: unknown statistic {stat!r}; statistics: {', '.join(stat_names)}")
     if not 0 <= value <= 1:
         raise ValueError(f"{spec!r}: the value must lie in [0, 1] (or 0%-100%)")
     return Threshold(part, stat, value)
 
 
-def failures(result: EvalResult, thresholds: Sequence[Threshold]) -> List[Tuple[Threshold, Optional[float]]]:
+def _split_hands_hint(part: str, split_hands_rows: Sequence[str], parts: Sequence[str]) -> str:
+    """' (left_hand and right_hand need --split-hands)' when ``part`` is a row that flag would add, else ''."""
+    missing = [row for row in split_hands_rows if row not in parts]
+    if part not in missing:
+        return ""
+    if len(missing) == 1:
+        return f" ({part} needs --split-hands)"
+    return f" ({', '.join(missing[:-1])} and {missing[-1]} need --split-hands)"
+
+
+def failures(result: EvalResult, thresholds: Sequence[Threshold]) -> list[tuple[Threshold, float | None]]:
     """Thresholds not met, with the actual value (None: undefined, which fails too)."""
     out = []
     for threshold in thresholds:

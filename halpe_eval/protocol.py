@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -249,9 +250,9 @@ def _read_protocol_file(path: Path) -> Any:
         raise InputError(f"{path}: cannot read protocol file ({exc.strerror})") from None
     try:
         if path.suffix.lower() == ".toml":
-            try:
+            if sys.version_info >= (3, 11):
                 import tomllib
-            except ImportError:  # Python < 3.11
+            else:
                 import tomli as tomllib
             return tomllib.loads(raw.decode("utf-8"))
         return json.loads(raw)

@@ -3,8 +3,8 @@
 Each check takes the field's value and the fields validated before it, and
 returns the value converted for :class:`~halpe_eval.protocol.Protocol` (or
 :class:`~halpe_eval.protocol.EvalParams` for the parameter fields), or raises
-:class:`Bad` with a message naming the field by its path (``parts.upper``,
-``area_ranges.medium``, ``statistics.AP50.area``).
+:class:`Bad` with a message naming the field, by its path where it is nested
+(``part 'upper'``, ``'area_ranges.medium'``, ``'statistics.AP50.area'``).
 """
 from __future__ import annotations
 
@@ -32,6 +32,10 @@ class Field:
 
 def _is_int(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_real(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
 def _text(value: Any, _: dict[str, Any]) -> str:
@@ -216,16 +220,16 @@ def _statistics(value: Any, known: dict[str, Any]) -> tuple[Statistic, ...]:
         raise Bad("'statistics' must map names to {measure, area, oks}")
     out = []
     for name, spec in value.items():
-        where = f"'statistics.{name}'"
+        where = f"statistics.{name}"
         if not isinstance(spec, Mapping) or not set(spec) <= {"measure", "area", "oks"}:
-            raise Bad(f"{where} must be {{measure, area, oks}} (oks optional)")
+            raise Bad(f"'{where}' must be {{measure, area, oks}} (oks optional)")
         if spec.get("measure") not in ("AP", "AR"):
-            raise Bad(f"{where}.measure must be AP or AR")
+            raise Bad(f"'{where}.measure' must be AP or AR")
         if spec.get("area") not in areas:
-            raise Bad(f"{where}.area must be one of the area ranges ({', '.join(areas)})")
+            raise Bad(f"'{where}.area' must be one of the area ranges ({', '.join(areas)})")
         oks = spec.get("oks")
-        if oks is not None and not any(abs(oks - t) < 1e-9 for t in thresholds):
-            raise Bad(f"{where}.oks must be one of the OKS thresholds")
+        if oks is not None and not (_is_real(oks) and any(abs(oks - t) < 1e-9 for t in thresholds)):
+            raise Bad(f"'{where}.oks' must be one of the OKS thresholds")
         out.append(Statistic(str(name), spec["measure"], spec["area"], None if oks is None else float(oks)))
     return tuple(out)
 

@@ -117,8 +117,8 @@ def mean_part(name: str, components: list[PartResult]) -> PartResult:
     """
     stats: Stats = {}
     for stat in components[0].stats:
-        values = [c.stats[stat] for c in components]
-        stats[stat] = None if any(v is None for v in values) else float(np.mean(values))
+        defined = [value for c in components if (value := c.stats[stat]) is not None]
+        stats[stat] = float(np.mean(defined)) if len(defined) == len(components) else None
 
     def stack(attr: str) -> np.ndarray:
         return np.stack([getattr(c, attr) for c in components])

@@ -101,7 +101,9 @@ def _as_written(pred: dict, options: SynthOptions) -> None:
 
 
 def _part_slices(proto: Protocol) -> dict[str, np.ndarray]:
-    return {name: np.asarray(idx) for name, idx in proto.parts.items() if name != proto.whole_part}
+    """The parts a person is drawn by: all but the whole skeleton (unless that is the only part)."""
+    return {name: np.asarray(idx) for name, idx in proto.parts.items()
+            if name != proto.whole_part or len(proto.parts) == 1}
 
 
 def _person(rng, width, height, k, part_of) -> dict:

@@ -1,7 +1,6 @@
-from pathlib import Path
-
 import importlib
 import os
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner

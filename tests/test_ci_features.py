@@ -98,7 +98,8 @@ def test_compare_gates_every_run(fixture_pair, worse_preds):
     base = evaluate(*fixture_pair).stats()["wholebody"]["AP"]
     code, _, err = run(fixture_pair[0], fixture_pair[1], worse_preds, "-q", "--fail-under",
                        f"wholebody.AP={base - 1e-6}")
-    assert code == 1 and err.splitlines() == [f"FAIL worse: wholebody.AP {evaluate(fixture_pair[0], worse_preds).stats()['wholebody']['AP']:.3f} < {base - 1e-6:.3f}"]
+    worse = evaluate(fixture_pair[0], worse_preds).stats()["wholebody"]["AP"]
+    assert code == 1 and err.splitlines() == [f"FAIL worse: wholebody.AP {worse:.3f} < {base - 1e-6:.3f}"]
 
 
 # ---------------------------------------------------------------- breakdowns on a case with known answers

@@ -10,8 +10,7 @@ import copy
 import json
 import os
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from halpe_eval.synthetic import SynthOptions, make_dataset
 

@@ -135,7 +135,8 @@ def test_an_internal_error_is_one_line(monkeypatch):
     monkeypatch.setattr("halpe_eval.cli.evaluate", broken)
     code, out, err = run(GT, PREDS)
     assert code == 2 and out == ""
-    assert err.splitlines() == ["halpe-eval: internal error: RuntimeError: boom; please report it with the command line"]
+    assert err.splitlines() == [
+        "halpe-eval: internal error: RuntimeError: boom; please report it with the command line"]
 
 
 def test_numpy_overflow_notes_stay_off_stderr(tmp_path):
@@ -249,7 +250,7 @@ def test_reference_backend_treats_null_part_scores_as_absent(tmp_path):
     for i, p in enumerate(preds):
         p["foot_score"] = None if i % 2 else 0.5
     native = evaluate(gt, preds)
-    from halpe_eval.reference import evaluate_reference
+    from halpe_eval.oracles import evaluate_reference
 
     assert native.stats() == evaluate_reference(gt, preds).stats()
 
@@ -264,7 +265,7 @@ def test_sigma_mistakes_name_the_entry(tmp_path, sigmas, fragment):
 
 
 def test_a_partly_nested_record_names_the_missing_field(tmp_path):
-    from halpe_eval.reference import nest
+    from halpe_eval.oracles import nest
 
     gt, preds = case(6, "coco-wholebody")
     cwb = load_protocol("coco-wholebody")

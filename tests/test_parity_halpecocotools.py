@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 
 from halpe_eval import evaluate, load_protocol
+from halpe_eval.oracles import run_oracle
 from halpe_eval.protocol import COCO_STAT_NAMES as STAT_NAMES
-from halpe_eval.reference import PART_NAMES, run_halpecocotools
 
 from conftest import require_oracle, shared_file
 from oracle_cases import NUM_CASES, case
 
+HALPE136 = load_protocol("halpe136")  # run_oracle(HALPE136, ...): halpecocotools as published, our part names
 
 
 @pytest.fixture(autouse=True)
@@ -21,8 +22,8 @@ def _oracle():
 
 
 def assert_same_as_oracle(result, oracle):
-    for theirs, ours in PART_NAMES.items():
-        precision, recall, stats = oracle[theirs]
+    assert set(oracle) == set(result.parts)
+    for ours, (precision, recall, stats) in oracle.items():
         part = result.parts[ours]
         for name, value in zip(STAT_NAMES, stats):
             got = part.stats[name]
@@ -37,7 +38,43 @@ def assert_same_as_oracle(result, oracle):
 @pytest.mark.parametrize("seed", range(NUM_CASES))
 def test_seeded_case_matches_halpecocotools(seed):
     gt, preds = case(seed)
-    assert_same_as_oracle(evaluate(gt, preds, "halpe136"), run_halpecocotools(gt, preds))
+    assert_same_as_oracle(evaluate(gt, preds, "halpe136"), run_oracle(HALPE136, gt, preds))
+
+
+def _prediction_situations(preds):
+    per_image = {}
+    for p in preds:
+        per_image.setdefault(p["image_id"], []).append(p)
+    scores = [p["score"] for p in preds]
+    seen = set()
+    if max(len(v) for v in per_image.values()) > 20:
+        seen.add("more than 20 predictions in an image")
+    if any(len({p["score"] for p in v}) < len(v) for v in per_image.values()):
+        seen.add("score tie within an image")
+    if len(set(scores)) < len(scores):
+        seen.add("score tie across images")
+    for p in preds:
+        v = np.array(p["keypoints"][2::3])
+        if not (v > 0).any():
+            seen.add("all keypoint scores 0")
+        elif not (v[94:] > 0).any() or not (v[26:94] > 0).any() or not (v[20:26] > 0).any():
+            seen.add("one part with scores 0")
+        if "bbox" in p:
+            seen.add("predictions with bbox")
+    return seen
+
+
+def _gt_situations(gt):
+    seen = set()
+    for a in gt["annotations"]:
+        v = np.array(a["keypoints"][2::3]) > 0
+        if a["iscrowd"] and not v.any():
+            seen.add("crowd region without keypoints")
+        for name, part in (("face", v[26:94]), ("hands", v[94:]), ("feet", v[20:26])):
+            if v.any() and not part.any():
+                seen.add(f"unlabelled {name}")
+        seen.add("small" if a["area"] < 32**2 else "medium" if a["area"] < 96**2 else "large")
+    return seen
 
 
 def test_case_coverage():
@@ -46,38 +83,11 @@ def test_case_coverage():
     for seed in range(NUM_CASES):
         gt, preds = case(seed)
         gt_images = {a["image_id"] for a in gt["annotations"]}
-        per_image = {}
-        for p in preds:
-            per_image.setdefault(p["image_id"], []).append(p)
-        scores = [p["score"] for p in preds]
-        if max(len(v) for v in per_image.values()) > 20:
-            seen.add("more than 20 predictions in an image")
-        if any(len({p["score"] for p in v}) < len(v) for v in per_image.values()):
-            seen.add("score tie within an image")
-        if len(set(scores)) < len(scores):
-            seen.add("score tie across images")
-        for p in preds:
-            v = np.array(p["keypoints"][2::3])
-            if not (v > 0).any():
-                seen.add("all keypoint scores 0")
-            elif not (v[94:] > 0).any() or not (v[26:94] > 0).any() or not (v[20:26] > 0).any():
-                seen.add("one part with scores 0")
-            if "bbox" in p:
-                seen.add("predictions with bbox")
-        for a in gt["annotations"]:
-            v = np.array(a["keypoints"][2::3])
-            if a["iscrowd"] and not (v > 0).any():
-                seen.add("crowd region without keypoints")
-            if (v > 0).any() and not (v[26:94] > 0).any():
-                seen.add("unlabelled face")
-            if (v > 0).any() and not (v[94:] > 0).any():
-                seen.add("unlabelled hands")
-            if (v > 0).any() and not (v[20:26] > 0).any():
-                seen.add("unlabelled feet")
-            seen.add("small" if a["area"] < 32**2 else "medium" if a["area"] < 96**2 else "large")
-        if set(per_image) - gt_images:
+        pred_images = {p["image_id"] for p in preds}
+        seen |= _prediction_situations(preds) | _gt_situations(gt)
+        if pred_images - gt_images:
             seen.add("predictions but no GT")
-        if gt_images - set(per_image):
+        if gt_images - pred_images:
             seen.add("GT but no predictions")
     assert seen == {
         "more than 20 predictions in an image", "score tie within an image", "score tie across images",
@@ -99,7 +109,7 @@ def test_mmpose_halpe_fixture_matches_halpecocotools():
             preds.append({"image_id": ann["image_id"], "category_id": 1,
                           "keypoints": kps.ravel().tolist(), "score": float(rng.uniform())})
     result = evaluate(gt, preds, "halpe136")
-    assert_same_as_oracle(result, run_halpecocotools(gt, preds))
+    assert_same_as_oracle(result, run_oracle(HALPE136, gt, preds))
     assert result.parts["body"].stats["AP"] > 0.3  # a real, non-degenerate score
 
 
@@ -116,10 +126,10 @@ def test_annotation_id_zero_is_matched_like_any_other():
         ann["id"] = new_id
     ours = evaluate(ids_from_zero, preds, "halpe136")
     # Correct: renumbering ids cannot change a score; the oracle agrees once no id is 0 ...
-    assert_same_as_oracle(ours, run_halpecocotools(ids_from_one, preds))
+    assert_same_as_oracle(ours, run_oracle(HALPE136, ids_from_one, preds))
     # ... and with an id 0 it reads the match as "unmatched": a miss and a false positive.
-    buggy = run_halpecocotools(ids_from_zero, preds)
-    assert buggy["fullbody"][2][0] < ours.parts["wholebody"].stats["AP"]
+    buggy = run_oracle(HALPE136, ids_from_zero, preds)
+    assert buggy["wholebody"][2][0] < ours.parts["wholebody"].stats["AP"]
 
 
 def crowd_case():
@@ -136,22 +146,22 @@ def test_crowd_gt_with_keypoints_is_ignored():
         if ann["iscrowd"]:
             ann["ignore"] = 1
     ours = evaluate(gt, preds, "halpe136")
-    assert_same_as_oracle(ours, run_halpecocotools(marked, preds))
+    assert_same_as_oracle(ours, run_oracle(HALPE136, marked, preds))
     # halpecocotools as published scores crowd regions as people: different numbers.
-    raw = run_halpecocotools(gt, preds)
-    assert raw["fullbody"][2][5] != pytest.approx(ours.parts["wholebody"].stats["AR"], abs=1e-9)
+    raw = run_oracle(HALPE136, gt, preds)
+    assert raw["wholebody"][2][5] != pytest.approx(ours.parts["wholebody"].stats["AR"], abs=1e-9)
 
 
 def test_crowd_switch_off_reproduces_halpecocotools_exactly():
     gt, preds = crowd_case()
     as_published = dataclasses.replace(load_protocol("halpe136"), crowd_ignored=False)
-    assert_same_as_oracle(evaluate(gt, preds, as_published), run_halpecocotools(gt, preds))
+    assert_same_as_oracle(evaluate(gt, preds, as_published), run_oracle(HALPE136, gt, preds))
 
 
 def test_empty_predictions_score_zero_where_halpecocotools_crashes():
     gt, _ = case(0)
     with pytest.raises(IndexError):
-        run_halpecocotools(gt, [])
+        run_oracle(HALPE136, gt, [])
     result = evaluate(gt, [], "halpe136")
     for part in result.parts.values():
         assert part.stats["AP"] == 0.0 and part.stats["AR"] == 0.0

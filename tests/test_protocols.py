@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from halpe_eval import InputError, evaluate, load_protocol
+from halpe_eval.oracles import nest, run_oracle
 from halpe_eval.protocol import COCO_STAT_NAMES as STAT_NAMES
-from halpe_eval.reference import nest, run_halpecocotools, run_pycocotools, run_xtcocotools
 
 from conftest import require_oracle, run_cli as run, shared_file
 from oracle_cases import case
@@ -44,7 +44,7 @@ def test_coco_wholebody_flat_and_nested_match_xtcocotools(xtcocotools, seed):
     cwb = load_protocol("coco-wholebody")
     gt, preds = case(seed, "coco-wholebody")
     preds = with_part_scores(preds, seed)
-    oracle = run_xtcocotools(gt, preds, cwb)
+    oracle = run_oracle(cwb, gt, preds)
     flat = evaluate(gt, preds, split_hands=True)
     assert flat.protocol.name == "coco-wholebody"
     assert_stats(flat, oracle, CWB_PARTS)
@@ -63,7 +63,7 @@ def test_coco17_matches_pycocotools(seed):
     gt, preds = case(seed, "coco17")
     result = evaluate(gt, preds)
     assert result.protocol.name == "coco17" and list(result.parts) == ["body"]
-    assert_stats(result, run_pycocotools(gt, preds), ["body"])
+    assert_stats(result, run_oracle(load_protocol("coco17"), gt, preds), ["body"])
 
 
 def jittered(gt, seed):
@@ -82,7 +82,7 @@ def test_mmpose_coco_fixture_matches_pycocotools():
     require_oracle("pycocotools.cocoeval")
     gt = json.loads(shared_file("test_coco.json").read_text())
     preds = jittered(gt, 1)
-    assert_stats(evaluate(gt, preds, "coco17"), run_pycocotools(gt, preds), ["body"])
+    assert_stats(evaluate(gt, preds, "coco17"), run_oracle(load_protocol("coco17"), gt, preds), ["body"])
 
 
 def test_mmpose_nested_wholebody_fixture_matches_xtcocotools(xtcocotools):
@@ -93,14 +93,14 @@ def test_mmpose_nested_wholebody_fixture_matches_xtcocotools(xtcocotools):
         for a in gt["annotations"]]}, 2)]
     result = evaluate(gt, preds, split_hands=True)
     assert result.protocol.name == "coco-wholebody"
-    assert_stats(result, run_xtcocotools(gt, preds, cwb), CWB_PARTS)
+    assert_stats(result, run_oracle(cwb, gt, preds), CWB_PARTS)
 
 
 def test_official_coco_wholebody_example_matches_xtcocotools(xtcocotools):
     gt = json.loads(shared_file("coco_wholebody_example_gt.json").read_text())
     preds = json.loads(shared_file("coco_wholebody_example_pred.json").read_text())
     result = evaluate(gt, preds, split_hands=True)
-    assert_stats(result, run_xtcocotools(gt, preds, load_protocol("coco-wholebody")), CWB_PARTS)
+    assert_stats(result, run_oracle(load_protocol("coco-wholebody"), gt, preds), CWB_PARTS)
 
 
 def test_mmpose_keypoint_partition_metric_numbers():
@@ -129,7 +129,7 @@ def test_halpe26_body_and_foot_equal_halpecocotools_on_padded_data():
     preds136 = [dict(p, keypoints=pad(p["keypoints"], p["keypoints"])) for p in preds]
     result = evaluate(gt, preds)
     assert result.protocol.name == "halpe26" and list(result.parts) == ["body", "foot", "wholebody"]
-    oracle = run_halpecocotools(gt136, preds136)
+    oracle = run_oracle(load_protocol("halpe136"), gt136, preds136)
     assert_stats(result, {"body": oracle["body"], "foot": oracle["foot"]}, ["body", "foot"])
 
 
@@ -161,58 +161,72 @@ def brute_force_ap(gt, preds, sigmas, idx):
     for img in by_image:
         by_image[img] = sorted(by_image[img], key=lambda t: -t[1]["score"])[:20]
 
-    def oks(p, a):
-        g = np.array(a["keypoints"], np.float64).reshape(-1, 3)[idx]
-        d = np.array(p["keypoints"], np.float64).reshape(-1, 3)[idx]
-        vis = g[:, 2] > 0
-        e = ((d[:, 0] - g[:, 0]) ** 2 + (d[:, 1] - g[:, 1]) ** 2) / (2 * sig) ** 2 / (a["area"] + np.spacing(1)) / 2
-        if vis.any():
-            return np.exp(-e[vis]).mean()
-        x, y, w, h = a["bbox"]
-        dx = np.maximum(0, x - w - d[:, 0]) + np.maximum(0, d[:, 0] - (x + 2 * w))
-        dy = np.maximum(0, y - h - d[:, 1]) + np.maximum(0, d[:, 1] - (y + 2 * h))
-        return np.exp(-(dx**2 + dy**2) / (2 * sig) ** 2 / (a["area"] + np.spacing(1)) / 2).mean()
-
-    def ignored(a):
-        return a["iscrowd"] or not any(v > 0 for v in np.array(a["keypoints"]).reshape(-1, 3)[idx, 2])
-
+    positives = sum(not _brute_ignored(a, idx) for a in anns)
     aps = []
     for t in thresholds:
-        records = []  # (score, image order, rank, is_tp, is_ignored)
-        for img, dts in by_image.items():
-            gts = sorted([a for a in anns if a["image_id"] == img], key=ignored)
-            taken = [False] * len(gts)
-            for rank, (_, p) in enumerate(dts):
-                best, m = t, -1
-                for j, a in enumerate(gts):
-                    if taken[j] and not a["iscrowd"]:
-                        continue
-                    if m > -1 and not ignored(gts[m]) and ignored(a):
-                        break
-                    o = oks(p, a)
-                    if o >= best:
-                        best, m = o, j
-                if m > -1:
-                    taken[m] = True
-                records.append((p["score"], img, rank, m > -1, m > -1 and ignored(gts[m])))
+        records = [r for img, dts in by_image.items()
+                   for r in _brute_match_image([a for a in anns if a["image_id"] == img], img, dts, t, idx, sig)]
         records.sort(key=lambda r: (-r[0], r[1], r[2]))
-        positives = sum(not ignored(a) for a in anns)
-        tp = fp = 0
-        precisions, recalls = [], []
-        for _, _, _, is_tp, is_ign in records:
-            if is_ign:
-                continue
-            tp, fp = tp + is_tp, fp + (not is_tp)
-            precisions.append(tp / (tp + fp + np.spacing(1)))
-            recalls.append(tp / positives)
-        for k in range(len(precisions) - 2, -1, -1):
-            precisions[k] = max(precisions[k], precisions[k + 1])
-        sampled = []
-        for r in recall_thresholds:
-            k = next((k for k, rc in enumerate(recalls) if rc >= r), None)
-            sampled.append(precisions[k] if k is not None else 0.0)
-        aps.append(np.mean(sampled))
+        aps.append(_sampled_ap([(is_tp, is_ign) for *_, is_tp, is_ign in records], positives, recall_thresholds))
     return float(np.mean(aps))
+
+
+def _brute_ignored(a, idx):
+    return a["iscrowd"] or not any(v > 0 for v in np.array(a["keypoints"]).reshape(-1, 3)[idx, 2])
+
+
+def _brute_match_image(anns, img, dts, t, idx, sig):
+    """(score, image, rank, is_tp, is_ignored) per prediction of the image, greedily matched at OKS ``t``."""
+    gts = sorted(anns, key=lambda a: _brute_ignored(a, idx))
+    taken = [False] * len(gts)
+    out = []
+    for rank, (_, p) in enumerate(dts):
+        best, m = t, -1
+        for j, a in enumerate(gts):
+            if taken[j] and not a["iscrowd"]:
+                continue
+            if m > -1 and not _brute_ignored(gts[m], idx) and _brute_ignored(a, idx):
+                break
+            o = _brute_oks(p, a, idx, sig)
+            if o >= best:
+                best, m = o, j
+        if m > -1:
+            taken[m] = True
+        out.append((p["score"], img, rank, m > -1, m > -1 and _brute_ignored(gts[m], idx)))
+    return out
+
+
+def _brute_oks(p, a, idx, sig):
+    """OKS of prediction ``p`` and GT ``a`` over keypoints ``idx``, as cocoeval.computeOks."""
+    g = np.array(a["keypoints"], np.float64).reshape(-1, 3)[idx]
+    d = np.array(p["keypoints"], np.float64).reshape(-1, 3)[idx]
+    vis = g[:, 2] > 0
+    e = ((d[:, 0] - g[:, 0]) ** 2 + (d[:, 1] - g[:, 1]) ** 2) / (2 * sig) ** 2 / (a["area"] + np.spacing(1)) / 2
+    if vis.any():
+        return np.exp(-e[vis]).mean()
+    x, y, w, h = a["bbox"]
+    dx = np.maximum(0, x - w - d[:, 0]) + np.maximum(0, d[:, 0] - (x + 2 * w))
+    dy = np.maximum(0, y - h - d[:, 1]) + np.maximum(0, d[:, 1] - (y + 2 * h))
+    return np.exp(-(dx**2 + dy**2) / (2 * sig) ** 2 / (a["area"] + np.spacing(1)) / 2).mean()
+
+
+def _sampled_ap(outcomes, positives, recall_thresholds):
+    """Mean interpolated precision at the recall thresholds, from (is_tp, is_ignored) in score order."""
+    tp = fp = 0
+    precisions, recalls = [], []
+    for is_tp, is_ign in outcomes:
+        if is_ign:
+            continue
+        tp, fp = tp + is_tp, fp + (not is_tp)
+        precisions.append(tp / (tp + fp + np.spacing(1)))
+        recalls.append(tp / positives)
+    for k in range(len(precisions) - 2, -1, -1):
+        precisions[k] = max(precisions[k], precisions[k + 1])
+    sampled = []
+    for r in recall_thresholds:
+        k = next((k for k, rc in enumerate(recalls) if rc >= r), None)
+        sampled.append(precisions[k] if k is not None else 0.0)
+    return np.mean(sampled)
 
 
 def test_custom_toml_protocol_against_brute_force(tmp_path):

@@ -153,8 +153,8 @@ def _checked_annotation(ann: Any, i: int, name: str, protocol: Protocol, image_s
             raise InputError(f"{where}: '{key}' missing or not an integer")
     if ann["image_id"] not in image_set:
         return None
-    area = ann.get("area")
-    if not is_number(area) or not np.isfinite(area) or area < 0:
+    area: Any = ann.get("area")
+    if not (is_number(area) and np.isfinite(area) and area >= 0):
         raise InputError(f"{where}: 'area' is {show(area)}, expected a number >= 0")
     bbox = ann.get("bbox")
     if not (isinstance(bbox, list) and len(bbox) == 4 and all(is_number(b) for b in bbox)):
@@ -168,7 +168,7 @@ def _checked_annotation(ann: Any, i: int, name: str, protocol: Protocol, image_s
     for flag in ("iscrowd", "ignore"):
         if ann.get(flag, 0) not in (0, 1):  # True/False and 0.0/1.0 compare equal to 1/0
             raise InputError(f"{where}: '{flag}' is {show_json(ann[flag])}, expected 0 or 1")
-    return _Annotation(ann["id"], ann["image_id"], ann["category_id"], area, bbox, keypoints,
+    return _Annotation(ann["id"], ann["image_id"], ann["category_id"], float(area), bbox, keypoints,
                        bool(ann.get("iscrowd", 0)), bool(ann.get("ignore", 0)),
                        _num_keypoints(ann, where, protocol))
 

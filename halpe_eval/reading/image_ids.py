@@ -42,7 +42,7 @@ def image_index(values: Sequence[Any], image_ids: np.ndarray, file_names: Sequen
 
 
 def _refuse_unknown(values: Sequence[Any], unknown: np.ndarray, file_names: Sequence[str], name: str) -> None:
-    missing: list[Any] = list(dict.fromkeys(values[i] for i in np.flatnonzero(unknown)))  # in file order
+    missing: list[Any] = list(dict.fromkeys(values[int(i)] for i in np.flatnonzero(unknown)))  # in file order
     i = int(np.flatnonzero(unknown)[0])
     if isinstance(values[i], str) and not any(file_names):
         raise InputError(f"{name}: prediction #{i}: image_id {values[i]!r} is a file name, but the ground "

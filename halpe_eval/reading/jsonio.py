@@ -15,24 +15,19 @@ than orjson or msgspec on the whole document.
 from __future__ import annotations
 
 import gzip
-import io
 import os
 import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
+
+import orjson
 
 from ..errors import InputError
 
-try:
-    import orjson as _json
-
-    _DECODE_ERRORS: tuple[type, ...] = (_json.JSONDecodeError,)
-except ImportError:  # pragma: no cover - orjson is a declared dependency
-    import json as _json
-
-    _DECODE_ERRORS = (ValueError,)
+# What orjson raises on text that does not parse (beyond its JSONDecodeError) when a cut falls badly.
+_NOT_PARSED = (orjson.JSONDecodeError, UnicodeDecodeError, RecursionError, ValueError, TypeError)
 
 CHUNK_BYTES = 2 << 20
 _RECORD_GAP = re.compile(rb"\}\s*,\s*\{")
@@ -47,7 +42,7 @@ _VALUE_STARTS = b'[{"-0123456789tfn'  # the first byte of any JSON value
 _BOMS = {b"\xef\xbb\xbf": "UTF-8 with a byte-order mark", b"\xff\xfe": "UTF-16", b"\xfe\xff": "UTF-16"}
 
 
-def _open(path) -> io.BufferedIOBase:
+def _open(path) -> BinaryIO:
     """A binary stream of the file's bytes; '-' is stdin, gzip is detected by its magic bytes.
 
     Only peeks at the head (pipes and process substitution cannot seek), and refuses at once a
@@ -67,7 +62,7 @@ def _open(path) -> io.BufferedIOBase:
     except OSError as exc:
         raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from None
     if head[:2] == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=raw, mode="rb")
+        return cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb"))  # read as a plain byte stream
     _check_head(head, name)
     return raw
 
@@ -92,8 +87,8 @@ def _parse(raw: bytes, name: str) -> Any:
     if not raw.strip():
         raise InputError(f"{name}: file is empty, expected JSON")
     try:
-        return _json.loads(raw)
-    except _DECODE_ERRORS as exc:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
         raise InputError(f"{name}: invalid JSON: {exc}") from None
     except (UnicodeDecodeError, RecursionError, ValueError, TypeError) as exc:
         raise InputError(f"{name}: invalid JSON: {exc}") from None
@@ -162,8 +157,8 @@ def first_element_of(path, key: str, limit: int = 16 << 20) -> Any | None:
         if end < 0:
             return None
         try:
-            return _json.loads(head[start : end + 1])
-        except (*_DECODE_ERRORS, UnicodeDecodeError, RecursionError, ValueError, TypeError):
+            return orjson.loads(head[start : end + 1])
+        except _NOT_PARSED:
             continue
     return None
 
@@ -209,8 +204,8 @@ def _stream_chunks(stream, name: str, chunk_bytes: int) -> Iterator[Any]:
             continue
         try:
             buf[cut] = 0x5D  # ']'
-            piece = _json.loads(memoryview(buf)[: cut + 1])
-        except (*_DECODE_ERRORS, UnicodeDecodeError, RecursionError, ValueError, TypeError):
+            piece = orjson.loads(memoryview(buf)[: cut + 1])
+        except _NOT_PARSED:
             continue  # not a clean cut (nested values): read on and cut later, or parse the rest whole
         finally:
             buf[cut] = 0x2C  # ','
@@ -239,8 +234,8 @@ class _Position:
 def _parse_tail(raw, name: str, position: _Position) -> list:
     """Parse the rest of the file (starting at a '['); errors are reported at their place in the file."""
     try:
-        return _json.loads(raw)
-    except _DECODE_ERRORS as exc:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
         line, column = position.line + exc.lineno - 1, exc.colno
         if exc.lineno == 1:  # on the line of the last cut
             column = position.column + exc.colno - 1

@@ -13,7 +13,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import InputError
-from .formats import by_key
+from .formats import by_key, catch_all
 from .ground_truth import GroundTruth
 from .image_ids import image_index
 from .messages import listing
@@ -82,7 +82,7 @@ def finish_predictions(cols: Columns, gt: GroundTruth, name: str, allow_unknown_
 def _file_format(cols: Columns) -> str:
     """The label of the highest-priority format any record used (no records: the catch-all format's)."""
     formats = by_key()
-    used = [formats[key] for key in cols.formats] or list(formats.values())[-1:]
+    used = [formats[key] for key in cols.formats] or [catch_all()]
     return min(used, key=lambda f: f.priority).label
 
 

@@ -111,9 +111,9 @@ def chunk_columns(records: list, offset: int, protocol: Protocol, name: str, bbo
     score = number_column(records, "score", where)
     keypoints, formats = _keypoint_block(records, protocol, name, offset, where)
     area = _bbox_area(records, where) if bbox_area else _keypoint_area(keypoints, protocol)
-    positive_scores = keypoints[:, :, 2] > 0
-    positive = {"*": positive_scores.any(axis=1)}
-    positive.update({part: positive_scores[:, list(idx)].any(axis=1) for part, idx in protocol.parts.items()})
+    scored = keypoints[:, :, 2] > 0
+    positive = {"*": np.asarray(scored.any(axis=1))}
+    positive.update({part: np.asarray(scored[:, list(idx)].any(axis=1)) for part, idx in protocol.parts.items()})
     part_scores = {
         part: number_column(records, key, where, required=False)
         for part, key in protocol.part_score_keys.items()

@@ -46,6 +46,11 @@ def registered() -> tuple[RecordFormat, ...]:
     return tuple(sorted(found, key=lambda f: f.priority))
 
 
+def catch_all() -> RecordFormat:
+    """The format offered a record last, which claims whatever no other format claims (plain COCO results)."""
+    return registered()[-1]
+
+
 def by_key() -> dict[str, RecordFormat]:
     return {f.key: f for f in registered()}
 

@@ -1,0 +1,64 @@
+"""What the writers are given: tables of raw values, and the report they come from.
+
+A table holds numbers as computed (fractions in [0, 1], ``None`` where
+undefined); each column's kind says what a value means, and every writer
+decides how to show it.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Union
+
+from ..results import EvalResult
+
+Cell = Union[str, int, float, None]  # None: undefined
+KeypointRows = list[dict[str, Any]]  # breakdown.per_keypoint of one run
+
+
+class Kind(Enum):
+    """What the values of a column are."""
+
+    TEXT = "text"
+    FRACTION = "fraction"  # a share in [0, 1], shown as a percentage
+    DIFFERENCE = "difference"  # one fraction minus another, shown in signed percentage points
+    NUMBER = "number"  # a plain real number
+    COUNT = "count"  # an integer
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    kind: Kind = Kind.TEXT
+    align: str = "right"  # "left" | "right", where a writer aligns at all
+
+
+@dataclass(frozen=True)
+class Table:
+    """Rows of raw values under typed columns; ``highlighted`` rows (by position) deserve attention."""
+
+    columns: tuple[Column, ...]
+    rows: tuple[tuple[Cell, ...], ...]
+    title: str = ""  # a line above the table, for people (not in CSV)
+    highlighted: frozenset[int] = frozenset()
+
+    @property
+    def headers(self) -> list[str]:
+        return [column.header for column in self.columns]
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything one command prints: the scored runs, in order, and what to show of them.
+
+    ``stats`` empty means the default: every statistic of the protocol for one
+    run, :data:`~halpe_eval.output.builders.DEFAULT_COMPARE_STATS` when comparing.
+    """
+
+    results: Sequence[EvalResult]
+    names: Sequence[str]
+    stats: Sequence[str] = ()
+    keypoints: Sequence[KeypointRows] | None = None  # one list per run, with --per-keypoint
+    seconds: float = 0.0  # time taken, shown in the header line
+    backend: str = "native"

@@ -1,0 +1,427 @@
+"""Each stage on tiny hand-made arrays, with the expected values worked out here by hand.
+
+The end-to-end parity tests compare whole evaluations with the official evaluators; these pin
+down one convention at a time, so a failure names the stage and the rule that broke.
+"""
+import dataclasses
+import json
+import math
+
+import numpy as np
+import pytest
+
+from halpe_eval.accumulate import accumulate, precision_recall, summarize
+from halpe_eval.errors import InputError
+from halpe_eval.match import Candidates, greedy_match, ignored_predictions, matched_oks, select_candidates
+from halpe_eval.oks import BLOCK_PAIRS, pair_oks, similarity_exponent
+from halpe_eval.protocol import COCO_STAT_NAMES, EvalParams, Statistic, cocoeval_range, load_protocol
+from halpe_eval.protocol_schema import protocol_from_mapping
+
+EPS = np.spacing(1)
+
+
+def keypoint_similarity(sq_distance, sigma, area):
+    """One keypoint's OKS term, written as in the COCO paper: exp(-d^2 / (2 (2 sigma)^2 (area + eps)))."""
+    return math.exp(-sq_distance / (2 * (2 * sigma) ** 2 * (area + EPS)))
+
+
+def oks_of_one_pair(prediction_xy, gt_keypoints, area, sigmas, bbox=(0.0, 0.0, 1.0, 1.0), dtype="float64"):
+    """pair_oks for a single (prediction, GT) pair over all keypoints."""
+    return pair_oks(
+        dt_xy=np.array([prediction_xy], dtype=np.float64),
+        gt_keypoints=np.array([gt_keypoints], dtype=np.float64),
+        gt_area=np.array([area], dtype=np.float64),
+        gt_bbox=np.array([bbox], dtype=np.float64),
+        pair_dt=np.array([0]),
+        pair_gt=np.array([0]),
+        columns=slice(None),
+        sigmas=np.array(sigmas),
+        dtype=dtype,
+    )[0]
+
+
+# --- Stage 2: OKS -----------------------------------------------------------------------------
+
+
+def test_similarity_exponent_follows_cocoevals_order_of_operations():
+    sq_distance = np.array([[8.0, 2.0]])
+    variances = np.array([4.0, 0.5])
+    area = np.array([[3.0]])
+    expected = [[8.0 / 4.0 / (3.0 + EPS) / 2, 2.0 / 0.5 / (3.0 + EPS) / 2]]
+    assert similarity_exponent(sq_distance, variances, area).tolist() == expected
+
+
+def test_an_exact_prediction_has_oks_one():
+    gt = [[10.0, 20.0, 2], [30.0, 40.0, 1], [50.0, 60.0, 2]]
+    prediction = [[10.0, 20.0], [30.0, 40.0], [50.0, 60.0]]
+    assert oks_of_one_pair(prediction, gt, area=500.0, sigmas=[0.1, 0.2, 0.3]) == 1.0
+
+
+def test_oks_of_a_known_offset_is_the_mean_over_labelled_keypoints():
+    sigmas = [0.1, 0.2, 0.05]
+    gt = [[10.0, 10.0, 2], [20.0, 20.0, 0], [30.0, 30.0, 1]]  # the middle keypoint is not labelled
+    prediction = [[13.0, 14.0], [90.0, 90.0], [31.0, 30.0]]  # offsets 5 (3-4-5), far off (ignored), 1
+    area = 100.0
+    expected = (keypoint_similarity(25.0, sigmas[0], area) + keypoint_similarity(1.0, sigmas[2], area)) / 2
+    assert oks_of_one_pair(prediction, gt, area, sigmas) == pytest.approx(expected, rel=1e-12)
+    assert 0.2 < expected < 0.9  # the offsets are neither negligible nor overwhelming
+
+
+def test_a_gt_without_labelled_keypoints_is_measured_to_its_doubled_box():
+    # bbox x=10, y=20, w=30, h=40, doubled on every side: x in [-20, 70], y in [-20, 100].
+    sigmas = [0.1, 0.2, 0.3]
+    gt = [[0.0, 0.0, 0], [0.0, 0.0, 0], [0.0, 0.0, 0]]
+    prediction = [[0.0, 50.0], [80.0, 50.0], [-23.0, 104.0]]  # inside; 10 right of it; 3 left and 4 below
+    area = 1000.0
+    expected = (1.0 + keypoint_similarity(100.0, sigmas[1], area) + keypoint_similarity(25.0, sigmas[2], area)) / 3
+    got = oks_of_one_pair(prediction, gt, area, sigmas, bbox=(10.0, 20.0, 30.0, 40.0))
+    assert got == pytest.approx(expected, rel=1e-12)
+
+
+def test_float32_coordinates_take_differences_in_float32():
+    gt = [[1000.1, 5.0, 2]]
+    prediction = [[1000.3, 5.0]]
+    sigma, area = 0.1, 0.5
+    dx32 = np.float32(1000.3) - np.float32(1000.1)  # 0.2000122..., not 0.2
+    expected32 = keypoint_similarity(float(dx32 * dx32), sigma, area)
+    expected64 = keypoint_similarity((1000.3 - 1000.1) ** 2, sigma, area)
+    got32 = oks_of_one_pair(prediction, gt, area, [sigma], dtype="float32")
+    got64 = oks_of_one_pair(prediction, gt, area, [sigma], dtype="float64")
+    assert got32 == pytest.approx(expected32, rel=1e-12)
+    assert got64 == pytest.approx(expected64, rel=1e-12)
+    assert abs(got32 - got64) > 1e-5
+
+
+def test_oks_uses_only_the_parts_columns_and_the_parts_sigmas():
+    gt = np.array([[[0.0, 0.0, 2], [10.0, 0.0, 2], [20.0, 0.0, 2]]])
+    prediction = np.array([[[0.0, 3.0], [10.0, 99.0], [20.0, 1.0]]])  # keypoint 1 is far off but not in the part
+    area, sigmas = 50.0, [0.2, 0.1]
+    got = pair_oks(prediction, gt, np.array([area]), np.array([[0.0, 0.0, 1.0, 1.0]]), np.array([0]), np.array([0]),
+                   columns=np.array([0, 2]), sigmas=np.array(sigmas))
+    expected = (keypoint_similarity(9.0, sigmas[0], area) + keypoint_similarity(1.0, sigmas[1], area)) / 2
+    assert got[0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_oks_in_several_blocks_equals_pair_by_pair():
+    n_pairs = 2 * BLOCK_PAIRS + 3  # three blocks, run on the thread pool
+    offsets = np.arange(n_pairs) * 0.01
+    predictions = np.stack([offsets, np.zeros(n_pairs)], axis=1)[:, None, :]  # (D, 1, 2): x offset from the GT
+    gt = np.array([[[0.0, 0.0, 2]], [[0.0, 0.0, 2]]])
+    areas = np.array([100.0, 400.0])
+    pair_gt = np.arange(n_pairs) % 2
+    got = pair_oks(predictions, gt, areas, np.zeros((2, 4)), np.arange(n_pairs), pair_gt, slice(None),
+                   np.array([0.1]))
+    expected = [keypoint_similarity(d * d, 0.1, areas[g]) for d, g in zip(offsets, pair_gt)]
+    assert got == pytest.approx(expected, rel=1e-12)
+
+
+# --- Stage 3: selection and matching ----------------------------------------------------------
+
+
+def test_select_candidates_keeps_the_top_predictions_per_image_with_ties_in_file_order():
+    dt_group = np.array([1, 0, 0, 1, 0, 0, 0])
+    dt_score = np.array([0.2, 0.5, 0.9, 0.8, 0.5, 0.7, 0.5])
+    keep = np.array([True, True, True, False, True, True, True])  # #3 is dropped before ranking
+    gt_group = np.array([1, 0, 1, 2])  # GT #3 is on an image without predictions
+    cand = select_candidates(dt_group, dt_score, keep, 3, gt_group)
+    # Image 0: 0.9 (#2), 0.7 (#5), then the first of the three 0.5s in file order (#1); #4 and #6 are cut.
+    assert cand.dt.tolist() == [2, 5, 1, 0]
+    assert cand.rank.tolist() == [0, 1, 2, 0]
+    # Every candidate is paired with each GT of its image, GT in file order.
+    assert cand.pair_dt.tolist() == [0, 1, 2, 3, 3]
+    assert cand.pair_gt.tolist() == [1, 1, 1, 0, 2]
+
+
+def test_select_candidates_with_no_prediction_kept():
+    cand = select_candidates(np.array([0, 0]), np.array([0.5, 0.6]), np.array([False, False]), 20, np.array([0]))
+    assert len(cand.dt) == len(cand.rank) == len(cand.pair_dt) == len(cand.pair_gt) == 0
+
+
+def one_image(n_predictions, oks_rows):
+    """Candidates of one image, ranked in the given order, with every prediction paired with every GT."""
+    n_gt = len(oks_rows[0])
+    cand = Candidates(
+        dt=np.arange(n_predictions),
+        rank=np.arange(n_predictions),
+        pair_dt=np.repeat(np.arange(n_predictions), n_gt),
+        pair_gt=np.tile(np.arange(n_gt), n_predictions),
+    )
+    return cand, np.array(oks_rows, dtype=np.float64).ravel()
+
+
+def match(oks_rows, thresholds, ignored=None, crowd=None):
+    """greedy_match on one image; ``ignored`` is one row per area range (default: one range, none ignored)."""
+    cand, oks = one_image(len(oks_rows), oks_rows)
+    n_gt = len(oks_rows[0])
+    gt_ignored = np.array(ignored if ignored is not None else [[False] * n_gt])
+    gt_crowd = np.array(crowd if crowd is not None else [False] * n_gt)
+    return greedy_match(cand, oks, gt_ignored, gt_crowd, np.array(thresholds))
+
+
+def test_greedy_match_takes_the_gt_with_the_highest_oks_and_returns_minus_one_below_the_threshold():
+    matched = match([[0.6, 0.8]], thresholds=[0.5, 0.7, 0.85])
+    assert matched.shape == (1, 3, 1)
+    assert matched[0, :, 0].tolist() == [1, 1, -1]
+
+
+def test_greedy_match_threshold_is_inclusive():
+    assert match([[0.5]], thresholds=[0.5])[0, 0].tolist() == [0]
+    assert match([[np.nextafter(0.5, 0)]], thresholds=[0.5])[0, 0].tolist() == [-1]
+
+
+def test_greedy_match_serves_predictions_in_rank_order_and_a_taken_gt_is_gone():
+    # Rank 0 takes GT 1 (0.8); rank 1 would prefer GT 1 too (0.9) but gets GT 0 (0.6) at 0.5, nothing at 0.7.
+    matched = match([[0.6, 0.8], [0.6, 0.9]], thresholds=[0.5, 0.7])
+    assert matched[0].tolist() == [[1, 0], [1, -1]]
+
+
+def test_greedy_match_prefers_a_gt_that_is_not_ignored():
+    # GT 1 fits better but is ignored in area range 0; in range 1 both are ignored and the better one wins.
+    matched = match([[0.6, 0.9]], thresholds=[0.5], ignored=[[False, True], [True, True]])
+    assert matched[:, 0, 0].tolist() == [0, 1]
+
+
+def test_a_crowd_gt_absorbs_several_predictions():
+    oks_rows = [[0.7], [0.7], [0.7]]
+    assert match(oks_rows, [0.5], ignored=[[True]], crowd=[True])[0, 0].tolist() == [0, 0, 0]
+    assert match(oks_rows, [0.5], ignored=[[True]], crowd=[False])[0, 0].tolist() == [0, -1, -1]
+
+
+def test_among_equal_oks_the_last_listed_gt_wins():
+    matched = match([[0.75, 0.75, 0.75], [0.75, 0.75, 0.75]], thresholds=[0.5])
+    assert matched[0, 0].tolist() == [2, 1]
+
+
+def test_a_prediction_is_ignored_when_matched_to_an_ignored_gt_or_unmatched_outside_the_area_range():
+    matched = np.array([[[0, 1, -1, -1]]])  # one area range, one threshold, four predictions
+    gt_ignored = np.array([[False, True]])
+    outside = np.array([[True, False, True, False]])
+    # #0 counts though outside (its GT is not ignored); #1 matched an ignored GT; #2 unmatched and outside.
+    assert ignored_predictions(matched, gt_ignored, outside).tolist() == [[[False, True, True, False]]]
+
+
+def test_without_any_gt_only_the_area_range_ignores_a_prediction():
+    matched = np.full((2, 1, 2), -1)
+    outside = np.array([[False, True], [True, True]])
+    ignored = ignored_predictions(matched, np.zeros((2, 0), dtype=bool), outside)
+    assert ignored.tolist() == [[[False, True]], [[True, True]]]
+
+
+def test_matched_oks_looks_up_the_pair_of_each_match():
+    # Two predictions on an image holding GT #3 and #5 of six; the pairs in no particular order.
+    cand = Candidates(dt=np.array([0, 1]), rank=np.array([0, 1]), pair_dt=np.array([1, 0, 1, 0]),
+                      pair_gt=np.array([5, 5, 3, 3]))
+    oks = np.array([0.55, 0.93, 0.72, 0.61])
+    matched = np.array([[5, 3], [5, -1]])  # threshold x prediction
+    got = matched_oks(cand, oks, matched, n_gt=6)
+    assert got[:, 0].tolist() == [0.93, 0.93]
+    assert got[0, 1] == 0.72
+    assert np.isnan(got[1, 1])
+
+
+# --- Stage 4: precision, recall and the statistics --------------------------------------------
+
+
+def test_precision_recall_of_tp_fp_tp_with_two_gt():
+    # Given out of score order: the stage sorts them (0.9 TP, 0.8 FP, 0.7 TP).
+    scores = np.array([0.8, 0.7, 0.9])
+    true_pos = np.array([[[False, True, True]]])  # area x threshold x prediction
+    ignored = np.zeros_like(true_pos)
+    recall_points = np.array([0.0, 0.25, 0.5, 0.75, 1.0])
+    precision, recall, score_at = precision_recall(scores, np.arange(3), true_pos, ignored, np.array([2]),
+                                                   recall_points)
+    # Cumulative recall 1/2, 1/2, 1; precision 1, 1/2, 2/3, made monotone from the right: 1, 2/3, 2/3.
+    # Recall point r takes the first prediction whose recall reaches r.
+    assert precision[0, :, 0] == pytest.approx([1, 1, 1, 2 / 3, 2 / 3], rel=1e-12)
+    assert recall[0, 0] == 1.0
+    assert score_at[0, :, 0].tolist() == [0.9, 0.9, 0.9, 0.7, 0.7]
+
+
+def test_precision_is_the_best_precision_at_any_higher_recall():
+    # FP, TP, TP with two GT: recall 0, 1/2, 1 at precision 0, 1/2, 2/3; the envelope lifts all to 2/3.
+    true_pos = np.array([[[False, True, True]]])
+    precision, _, _ = precision_recall(np.array([0.9, 0.8, 0.7]), np.arange(3), true_pos, np.zeros_like(true_pos),
+                                       np.array([2]), np.array([0.0, 0.5, 1.0]))
+    assert precision[0, :, 0] == pytest.approx([2 / 3, 2 / 3, 2 / 3], rel=1e-12)
+
+
+def test_precision_is_zero_past_the_last_recall_reached():
+    true_pos = np.array([[[True, False]]])
+    precision, recall, _ = precision_recall(np.array([0.9, 0.8]), np.arange(2), true_pos,
+                                            np.zeros_like(true_pos), np.array([2]), np.array([0.5, 0.75, 1.0]))
+    assert precision[0, :, 0] == pytest.approx([1, 0, 0], rel=1e-12)
+    assert recall[0, 0] == 0.5
+
+
+def test_ignored_predictions_count_neither_way():
+    recall_points = np.array([0.0, 0.5, 1.0])
+    plain = precision_recall(np.array([0.9, 0.7]), np.arange(2), np.array([[[True, False]]]),
+                             np.array([[[False, False]]]), np.array([1]), recall_points)
+    with_ignored = precision_recall(np.array([0.9, 0.8, 0.7]), np.arange(3), np.array([[[True, False, False]]]),
+                                    np.array([[[False, True, False]]]), np.array([1]), recall_points)
+    assert with_ignored[0].tolist() == plain[0].tolist()
+    assert with_ignored[1].tolist() == plain[1].tolist()
+
+
+def test_equal_scores_are_ordered_by_the_sort_key():
+    # Same score: the sort key puts the FP first (recall 1 reached at precision 1/2) or the TP first (precision 1).
+    scores, true_pos = np.array([0.5, 0.5]), np.array([[[True, False]]])
+    at_full_recall = np.array([1.0])
+    fp_first, _, _ = precision_recall(scores, np.array([1, 0]), true_pos, np.zeros_like(true_pos), np.array([1]),
+                                      at_full_recall)
+    tp_first, _, _ = precision_recall(scores, np.array([0, 1]), true_pos, np.zeros_like(true_pos), np.array([1]),
+                                      at_full_recall)
+    assert fp_first[0, 0, 0] == pytest.approx(0.5, rel=1e-12)
+    assert tp_first[0, 0, 0] == pytest.approx(1.0, rel=1e-12)
+
+
+def test_precision_recall_without_gt_is_undefined_and_without_predictions_is_zero():
+    empty = np.zeros((2, 1, 0), dtype=bool)  # two area ranges, one threshold, no prediction
+    precision, recall, _ = precision_recall(np.zeros(0), np.zeros(0), empty, empty, np.array([0, 3]),
+                                            np.array([0.0, 1.0]))
+    assert precision[0, :, 0].tolist() == [-1, -1]
+    assert recall[0].tolist() == [-1, 0]
+    assert precision[0, :, 1].tolist() == [0, 0]
+
+
+def test_accumulate_scores_each_category_against_its_own_gt():
+    # Category 0: one TP for its one GT.  Category 1: one FP; of its two GT one is ignored, so one counts.
+    # Category 2: no GT, no prediction.
+    true_pos = np.array([[[True, False]]])
+    precision, recall, scores = accumulate(
+        score=np.array([0.4, 0.9]),
+        category=np.array([0, 1]),
+        true_pos=true_pos,
+        dt_ignored=np.zeros_like(true_pos),
+        gt_ignored=np.array([[False, False, True]]),
+        gt_category=np.array([0, 1, 1]),
+        n_categories=3,
+        recall_thresholds=np.array([0.0, 1.0]),
+    )
+    assert precision.shape == scores.shape == (1, 2, 3, 1)
+    assert precision[0, :, :, 0].T.tolist() == [[pytest.approx(1.0), pytest.approx(1.0)], [0, 0], [-1, -1]]
+    assert recall[0, :, 0].tolist() == [1.0, 0.0, -1]
+    assert scores[0, :, 0, 0].tolist() == [0.4, 0.4]
+
+
+def small_params():
+    """Two OKS thresholds, three recall points, area ranges 'all' and 'small', five custom statistics."""
+    return EvalParams(
+        area_ranges=(("all", 0.0, 1e10), ("small", 0.0, 32.0**2)),
+        oks_thresholds=(0.5, 0.75),
+        recall_thresholds=(0.0, 0.5, 1.0),
+        statistics=(
+            Statistic("AP", "AP", "all"),
+            Statistic("AP75", "AP", "all", 0.75),
+            Statistic("APsmall50", "AP", "small", 0.5),
+            Statistic("AR", "AR", "all"),
+            Statistic("ARsmall", "AR", "small"),
+        ),
+    )
+
+
+def test_summarize_honours_custom_area_ranges_and_statistics():
+    precision = -np.ones((2, 3, 1, 2))  # threshold x recall point x category x area; 'small' stays undefined
+    precision[0, :, 0, 0] = [1.0, 0.5, 0.0]
+    precision[1, :, 0, 0] = [0.5, 0.25, -1]  # -1 entries are left out of the mean
+    recall = -np.ones((2, 1, 2))
+    recall[:, 0, 0] = [0.8, 0.4]
+    stats = summarize(precision, recall, small_params())
+    assert list(stats) == ["AP", "AP75", "APsmall50", "AR", "ARsmall"]
+    assert stats["AP"] == pytest.approx((1.0 + 0.5 + 0.0 + 0.5 + 0.25) / 5, rel=1e-12)
+    assert stats["AP75"] == pytest.approx((0.5 + 0.25) / 2, rel=1e-12)
+    assert stats["APsmall50"] is None
+    assert stats["AR"] == pytest.approx(0.6, rel=1e-12)
+    assert stats["ARsmall"] is None
+
+
+def test_summarize_with_cocos_ten_statistics():
+    params = EvalParams()
+    precision = np.empty((10, 101, 1, 3))
+    precision[:] = (np.arange(10) / 10)[:, None, None, None]  # precision t / 10 at threshold index t
+    precision[..., 1] = -1  # nothing defined for medium people
+    recall = np.full((10, 1, 3), 0.5)
+    recall[9, 0, 2] = 1.0
+    stats = summarize(precision, recall, params)
+    assert tuple(stats) == COCO_STAT_NAMES
+    assert stats["AP"] == pytest.approx(0.45, rel=1e-12)
+    assert stats["AP50"] == 0.0
+    assert stats["AP75"] == pytest.approx(0.5, rel=1e-12)
+    assert stats["APm"] is None
+    assert stats["APl"] == pytest.approx(0.45, rel=1e-12)
+    assert stats["ARl"] == pytest.approx((9 * 0.5 + 1.0) / 10, rel=1e-12)
+
+
+# --- Protocol parameters and the protocol schema ----------------------------------------------
+
+
+def test_cocoeval_range_is_bit_identical_to_cocoevals_linspace():
+    cocoeval = np.linspace(.5, 0.95, int(np.round((0.95 - .5) / .05)) + 1, endpoint=True)
+    ours = np.array(cocoeval_range(0.5, 0.95, 0.05))
+    assert ours.tobytes() == cocoeval.tobytes()
+    assert ours.tobytes() != np.array([0.5 + 0.05 * i for i in range(10)]).tobytes()  # the naive sum differs
+    recall_points = np.linspace(.0, 1.00, int(np.round((1.00 - .0) / .01)) + 1, endpoint=True)
+    assert np.array(EvalParams().recall_thresholds).tobytes() == recall_points.tobytes()
+    assert np.array(EvalParams().oks_thresholds).tobytes() == cocoeval.tobytes()
+
+
+def test_threshold_index_finds_the_threshold_or_says_which_exist():
+    params = EvalParams()
+    assert params.threshold_index(0.75) == 5
+    with pytest.raises(ValueError, match="0.55"):
+        params.threshold_index(0.52)
+
+
+def tiny_protocol(**fields):
+    """A valid three-keypoint protocol mapping, with ``fields`` added or replaced."""
+    base = {"name": "tiny", "keypoints": ["a", "b", "c"], "sigmas": [0.1, 0.2, 0.3], "parts": {"all": [0, 1, 2]}}
+    return {**base, **fields}
+
+
+def schema_error(mapping):
+    with pytest.raises(InputError) as caught:
+        protocol_from_mapping(mapping, source="mine.toml")
+    message = str(caught.value)
+    assert message.startswith("mine.toml: protocol ")
+    return message.replace("'", "")  # the field path may be quoted in part: compare without quotes
+
+
+def test_schema_error_names_the_area_range():
+    message = schema_error(tiny_protocol(area_ranges={"all": [0, 1e10], "medium": [9216, 1024]}))
+    assert "area_ranges.medium" in message
+
+
+@pytest.mark.parametrize(("statistic", "path"), [
+    ({"measure": "AP", "area": "tiny"}, "statistics.X.area"),
+    ({"measure": "mAP", "area": "all"}, "statistics.X.measure"),
+    ({"measure": "AR", "area": "all", "oks": 0.62}, "statistics.X.oks"),  # not one of 0.50:0.05:0.95
+])
+def test_schema_error_names_the_statistic_and_its_field(statistic, path):
+    assert path in schema_error(tiny_protocol(statistics={"X": statistic}))
+
+
+def test_custom_area_ranges_without_statistics_name_the_statistic_that_needs_a_missing_range():
+    message = schema_error(tiny_protocol(area_ranges={"all": [0, 1e10], "small": [0, 1024]}))
+    assert "APm" in message and "medium" in message
+
+
+def test_a_protocol_file_with_custom_area_ranges_and_statistics_loads(tmp_path):
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(tiny_protocol(
+        area_ranges={"all": [0, 1e10], "small": [0, 1024]},
+        oks_thresholds={"start": 0.5, "stop": 0.75, "step": 0.25},
+        recall_thresholds={"start": 0.0, "stop": 1.0, "step": 0.5},
+        max_detections=5,
+        statistics={
+            "AP": {"measure": "AP", "area": "all"},
+            "AP75": {"measure": "AP", "area": "all", "oks": 0.75},
+            "APsmall50": {"measure": "AP", "area": "small", "oks": 0.5},
+            "AR": {"measure": "AR", "area": "all"},
+            "ARsmall": {"measure": "AR", "area": "small"},
+        },
+    )))
+    protocol = load_protocol(str(path))
+    assert protocol.name == "tiny"
+    assert protocol.params == dataclasses.replace(small_params(), max_detections=5)
+    assert protocol.params.stat_names == ("AP", "AP75", "APsmall50", "AR", "ARsmall")
+    assert protocol.max_detections == 5
