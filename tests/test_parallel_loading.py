@@ -53,3 +53,11 @@ def test_a_misleading_first_annotation_is_corrected(files, small_ranges, tmp_pat
     result = evaluate(path, preds_path)
     assert result.protocol.name == "halpe136"
     assert result.stats() == evaluate(gt, preds).stats()
+
+
+def test_workers_one_reads_serially_with_the_same_result(files, small_ranges):
+    gt_path, preds_path, _, _ = files
+    reader = parallel.PredictionReader(preds_path, workers=1)
+    assert reader._pool is None
+    reader.close()
+    assert evaluate(gt_path, preds_path, workers=1).stats() == evaluate(gt_path, preds_path).stats()

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..protocol import Protocol
-from .formats import MissingField, format_of
+from .formats import MissingField, registered
 from .messages import is_int, is_number, kind, show
 
 Where = Callable[[int], str]  # names record i of a chunk in messages
@@ -153,8 +153,11 @@ def _keypoint_block(records: list, protocol: Protocol, name: str, offset: int,
     """(D, K, 3) float64 keypoints of the records, each read by its format, and the formats used."""
     k = protocol.num_keypoints
     kps, used = [], set()
+    formats = registered()
     for i, item in enumerate(records):
-        record_format = format_of(item, protocol)
+        for record_format in formats:  # the last, the catch-all, claims any record
+            if record_format.claims(item, protocol):
+                break
         used.add(record_format.key)
         kp = record_format.keypoints(item, protocol)
         if not isinstance(kp, list) or len(kp) != 3 * k:

@@ -15,7 +15,7 @@ from . import KeypointField, MissingField, RecordFormat
 
 
 def _claims(record: Mapping[str, Any], protocol: Protocol) -> bool:
-    return any(f in record for f, _ in protocol.nested_fields[1:])
+    return bool(protocol.nested_fields) and any(f in record for f, _ in protocol.nested_fields[1:])
 
 
 def _keypoints(record: Mapping[str, Any], protocol: Protocol) -> KeypointField:
