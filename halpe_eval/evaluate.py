@@ -7,11 +7,13 @@ releases the GIL); a mean row (COCO-WholeBody's hands) averages its parts.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Union
+from typing import Any, Callable, Union
 
 import numpy as np
 
@@ -19,9 +21,9 @@ from .accumulate import accumulate, summarize
 from .errors import InputError
 from .match import greedy_match, ignored_predictions, matched_oks, select_candidates
 from .oks import pair_oks
-from .protocol import Protocol, load_protocol
+from .protocol import Protocol, builtin_names, load_protocol
 from .reading.ground_truth import GroundTruth, ground_truth_protocol, load_ground_truth, peek_protocol
-from .reading.jsonio import read_json
+from .reading.jsonio import display_name, file_size, read_json
 from .reading.parallel import PredictionReader
 from .reading.predictions import Predictions
 from .results import EvalResult, Matches, PartResult, mean_part
@@ -30,6 +32,7 @@ from .rules import gt_ignored, kept_predictions, outside_area, ranking_score
 GroundTruthLike = Union[GroundTruth, dict, str, Path]
 PredictionsLike = Union[Predictions, list, str, Path]
 Progress = Callable[[str, float], None]
+READ_SHARE = 0.7  # of a run's time spent reading the two files (about 0.6-0.7 at val scale, --profile)
 Timings = dict[str, float]
 
 
@@ -51,17 +54,18 @@ def evaluate(
     parsed results list or a Predictions.  ``sigmas`` (a list, or a JSON file's path)
     overrides the protocol's table.  ``allow_unknown_images`` drops predictions on
     images the GT does not have (with a warning) instead of refusing them.
-    ``progress(stage, fraction_done)`` is called after loading and after each part.
+    ``progress(stage, fraction_done)`` follows the run: reading weighted by the bytes parsed
+    (READ_SHARE of the run), then each part scored.
     ``keep_matches`` keeps each part's matching (:class:`Matches`) for the breakdowns.
     ``workers``: processes that parse a large prediction file (default 2 where there are
     two cores; 1 reads serially).
     """
     timings: Timings = {}
-    gt, preds, proto = _read(gt, preds, protocol, sigmas, allow_unknown_images, workers, timings)
+    report = progress or _silent
+    gt, preds, proto = _read(gt, preds, protocol, sigmas, allow_unknown_images, workers, timings, report)
     rows = proto.part_names(split_hands)
     needed = list(dict.fromkeys(p for row in rows for p in proto.components(row)))
-    report = progress or (lambda stage, fraction: None)
-    report("loaded", 1 / (len(needed) + 1))
+    report("loaded", READ_SHARE)
     scored: dict[str, PartResult] = {}
     with ThreadPoolExecutor(max_workers=2) as pool:  # parts are independent; numpy releases the GIL
         futures = {name: pool.submit(score_part, gt, preds, proto, name, keep_matches) for name in needed}
@@ -69,20 +73,52 @@ def evaluate(
             scored[name], part_timings = futures[name].result()
             for stage, seconds in part_timings.items():  # summed over parts (CPU-side view)
                 timings[stage] = timings.get(stage, 0.0) + seconds
-            report(name, (i + 2) / (len(needed) + 1))
+            report(name, READ_SHARE + (1 - READ_SHARE) * (i + 1) / len(needed))
     parts = {row: scored[row] if row in scored else mean_part(row, [scored[p] for p in proto.components(row)])
              for row in rows}
-    return EvalResult.of(proto, parts, gt, preds, timings)
+    options = chosen_options(proto, protocol, split_hands, sigmas, allow_unknown_images)
+    return EvalResult.of(proto, parts, gt, preds, timings, options)
+
+
+def _silent(stage: str, fraction: float) -> None:
+    """No progress report."""
+
+
+def chosen_options(proto: Protocol, protocol: Protocol | str | None, split_hands: bool,
+                   sigmas: Sequence[float] | str | Path | None, allow_unknown_images: bool) -> dict[str, Any]:
+    """The choices that change what a run scores, when not the default, for the record (header, JSON):
+    a protocol file, ``split_hands``, a sigma table (its source and the sha256 of its values), unknown
+    images allowed."""
+    options: dict[str, Any] = {}
+    if isinstance(protocol, (str, Path)) and str(protocol) not in builtin_names():
+        options["protocol_file"] = str(protocol)
+    if split_hands:
+        options["split_hands"] = True
+    if sigmas is not None:
+        source = display_name(sigmas) if isinstance(sigmas, (str, Path)) else "<list>"
+        values = json.dumps(list(proto.sigmas)).encode()
+        options["sigmas"] = {"source": source, "sha256": hashlib.sha256(values).hexdigest()}
+    if allow_unknown_images:
+        options["allow_unknown_images"] = True
+    return options
 
 
 def _read(gt: GroundTruthLike, preds: PredictionsLike, protocol: Protocol | str | None,
           sigmas: Sequence[float] | str | Path | None, allow_unknown_images: bool, workers: int | None,
-          timings: Timings) -> tuple[GroundTruth, Predictions, Protocol]:
-    """Stage 1 for both inputs; a prediction file starts parsing before the GT does."""
+          timings: Timings, report: Progress) -> tuple[GroundTruth, Predictions, Protocol]:
+    """Stage 1 for both inputs; a prediction file starts parsing before the GT does.
+
+    Progress is the share of the two files' bytes parsed, times READ_SHARE.
+    """
     tic = time.perf_counter()
+    gt_bytes = file_size(gt) if isinstance(gt, (str, Path)) else 0
+    pred_bytes = file_size(preds) if isinstance(preds, (str, Path)) else 0
+    total = max(gt_bytes + pred_bytes, 1)
     reader = None if isinstance(preds, Predictions) else PredictionReader(preds, workers=workers)  # forks early
     try:
+        report("reading ground truth", 0.0)
         ground_truth = _ground_truth(gt, protocol, reader)
+        report("reading predictions", READ_SHARE * gt_bytes / total)
         proto = ground_truth.protocol if protocol is None else load_protocol(protocol)
         if sigmas is not None:
             table = read_json(sigmas) if isinstance(sigmas, (str, Path)) else (sigmas, "sigmas")
@@ -90,7 +126,8 @@ def _read(gt: GroundTruthLike, preds: PredictionsLike, protocol: Protocol | str 
         timings["load_gt"] = time.perf_counter() - tic
         tic = time.perf_counter()
         if reader is not None:
-            preds = reader.load(ground_truth, allow_unknown_images)
+            preds = reader.load(ground_truth, allow_unknown_images, lambda done: report(
+                "reading predictions", READ_SHARE * (gt_bytes + done * pred_bytes) / total))
         timings["load_predictions"] = time.perf_counter() - tic
     finally:
         if reader is not None:

@@ -116,6 +116,13 @@ class Protocol:
     - ``coordinate_dtype``: precision in which keypoint differences are taken
       (halpecocotools casts to float32 before the OKS).
 
+    ``num_keypoints_counts``: the keypoints a GT's ``num_keypoints`` field counts, for the
+    consistency warning (Halpe and COCO-WholeBody count the 17 COCO body keypoints on purpose).
+    ``repeated_annotations``: identical GT records sharing an id are each a ``separate`` person
+    (the COCO API lists every copy under its image), or ``ignored``: halpecocotools rewrites the
+    shared record's ``ignore`` flag into a per-part dict once per copy, and from the second copy on
+    that dict (truthy) marks every copy ignored in every part.
+
     Reporting: ``rows`` in order; ``split_hands_rows`` are inserted before the
     whole-skeleton row by ``split_hands``; ``whole_part`` (default: the largest
     part) is the part of the per-keypoint breakdown.  ``reference_parts`` maps a
@@ -141,11 +148,15 @@ class Protocol:
     area_keypoints: tuple[int, ...] | None = None
     no_keypoints_rule: str = "labelled"
     coordinate_dtype: str = "float64"
+    num_keypoints_counts: tuple[int, ...] = ()  # the keypoints a GT's num_keypoints counts (): all
+    repeated_annotations: str = "separate"  # GT records repeating an id: "separate" persons, or "ignored"
     params: EvalParams = EvalParams()
 
     def __post_init__(self) -> None:
         if not self.whole_part:
             object.__setattr__(self, "whole_part", max(self.parts, key=lambda name: len(self.parts[name])))
+        if not self.num_keypoints_counts:
+            object.__setattr__(self, "num_keypoints_counts", tuple(range(len(self.keypoints))))
 
     @property
     def num_keypoints(self) -> int:

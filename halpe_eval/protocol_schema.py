@@ -153,11 +153,14 @@ def _part_score_keys(value: Any, known: dict[str, Any]) -> dict[str, str]:
     return dict(value)
 
 
-def _area_keypoints(value: Any, known: dict[str, Any]) -> tuple[int, ...]:
-    n = len(known["keypoints"])
-    if not _indices(value, n):
-        raise Bad(f"'area_keypoints' must list distinct keypoint indices in 0..{n - 1}")
-    return tuple(value)
+def _keypoint_indices(key: str) -> Check:
+    def check(value: Any, known: dict[str, Any]) -> tuple[int, ...]:
+        n = len(known["keypoints"])
+        if not _indices(value, n):
+            raise Bad(f"{key!r} must list distinct keypoint indices in 0..{n - 1}")
+        return tuple(value)
+
+    return check
 
 
 def _reference(value: Any, _: dict[str, Any]) -> str:
@@ -252,9 +255,11 @@ SCHEMA: dict[str, Field] = {
     "ignore_field": Field(_flag("ignore_field")),
     "drop_zero_score": Field(_choice("drop_zero_score", ("skeleton", "part", "never"))),
     "part_score_keys": Field(_part_score_keys),
-    "area_keypoints": Field(_area_keypoints),
+    "area_keypoints": Field(_keypoint_indices("area_keypoints")),
+    "num_keypoints_counts": Field(_keypoint_indices("num_keypoints_counts")),
     "no_keypoints_rule": Field(_choice("no_keypoints_rule", ("labelled", "num_keypoints"))),
     "coordinate_dtype": Field(_choice("coordinate_dtype", ("float32", "float64"))),
+    "repeated_annotations": Field(_choice("repeated_annotations", ("separate", "ignored"))),
     "max_detections": Field(_positive_int("max_detections"), param=True),
     "area_ranges": Field(_area_ranges, param=True),
     "oks_thresholds": Field(_threshold_range("oks_thresholds", 0.0), param=True),

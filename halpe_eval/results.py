@@ -68,12 +68,13 @@ class EvalResult:
     warnings: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
     prediction_format: str = ""
+    options: dict[str, Any] = field(default_factory=dict)  # non-default choices (evaluate.chosen_options)
     ground_truth: GroundTruth | None = field(default=None, repr=False)  # the arrays scored
     predictions: Predictions | None = field(default=None, repr=False)
 
     @classmethod
     def of(cls, protocol: Protocol, parts: dict[str, PartResult], gt: GroundTruth, preds: Predictions,
-           timings: dict[str, float]) -> EvalResult:
+           timings: dict[str, float], options: dict[str, Any] | None = None) -> EvalResult:
         """The result of scoring ``preds`` against ``gt``: counts and warnings come from them."""
         return cls(
             protocol=protocol,
@@ -84,6 +85,7 @@ class EvalResult:
             warnings=gt.warnings + preds.warnings,
             timings=timings,
             prediction_format=preds.format,
+            options=dict(options or {}),
             ground_truth=gt,
             predictions=preds,
         )
@@ -105,6 +107,7 @@ class EvalResult:
                 "warnings": len(self.warnings),
             },
             "prediction_format": self.prediction_format,
+            "options": dict(self.options),
             "warnings": list(self.warnings),
             "version": __version__,
         }

@@ -37,15 +37,24 @@ def gt_ignored(gt: GroundTruth, protocol: Protocol, part: str) -> np.ndarray:
 
     A GT is ignored when its own ``ignore`` flag is set (``ignore_field``), when it is a crowd
     (``crowd_ignored``), when it has no keypoint in the part (``no_keypoints_rule``: no labelled
-    keypoint, or pycocotools' ``num_keypoints == 0`` where the field is present), and in the area
-    ranges its ``area`` falls outside (bounds inclusive, as cocoeval).
+    keypoint, or pycocotools' ``num_keypoints == 0`` where the field is present), when its record
+    is repeated and the protocol says so (``repeated_annotations``), and in the area ranges its
+    ``area`` falls outside (bounds inclusive, as cocoeval).
     """
     idx = list(protocol.parts[part])
     no_keypoints = ~(gt.keypoints[:, idx, 2] > 0).any(axis=1)
     if protocol.no_keypoints_rule == "num_keypoints":
         no_keypoints = np.where(gt.num_keypoints >= 0, gt.num_keypoints == 0, no_keypoints)
     ignored = (gt.ignore & protocol.ignore_field) | no_keypoints | (gt.iscrowd & protocol.crowd_ignored)
+    if protocol.repeated_annotations == "ignored":
+        ignored |= repeated_ids(gt.ann_ids)
     return ignored[None, :] | outside_area(gt.area, protocol)
+
+
+def repeated_ids(ids: np.ndarray) -> np.ndarray:
+    """(G,) whether each annotation shares its id with another record."""
+    _, inverse, counts = np.unique(ids, return_inverse=True, return_counts=True)
+    return counts[inverse.reshape(-1)] > 1
 
 
 def outside_area(area: np.ndarray, protocol: Protocol) -> np.ndarray:

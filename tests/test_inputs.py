@@ -153,11 +153,20 @@ def test_gt_area_and_bbox(tmp_path, pair, field, value, fragment):
                        f"gt.json: annotation #2 (id {ann['id']})", fragment)
 
 
-def test_duplicate_annotation_ids(tmp_path, pair):
+def test_duplicate_annotation_ids_that_differ_are_refused_naming_both(tmp_path, pair):
     gt = copy.deepcopy(pair[0])
     gt["annotations"][5]["id"] = gt["annotations"][1]["id"]
     assert_input_error(*run(write(tmp_path, "gt.json", gt), write(tmp_path, "p.json", pair[1])),
-                       f"gt.json: annotation id {gt['annotations'][1]['id']} appears more than once")
+                       f"gt.json: annotations[1] and annotations[5] both have id {gt['annotations'][1]['id']} "
+                       "but differ in", "give each record its own id")
+
+
+def test_duplicate_image_ids_that_differ_are_refused_naming_both(tmp_path, pair):
+    gt = copy.deepcopy(pair[0])
+    gt["images"].append(dict(gt["images"][3], file_name="another.jpg"))
+    assert_input_error(*run(write(tmp_path, "gt.json", gt), write(tmp_path, "p.json", pair[1])),
+                       f"gt.json: images[3] and images[{len(gt['images']) - 1}] both have id "
+                       f"{gt['images'][3]['id']} but differ in 'file_name'")
 
 
 def test_nothing_written_to_output_on_error(tmp_path, pair):

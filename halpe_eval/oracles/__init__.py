@@ -170,12 +170,14 @@ def prepare_predictions(preds: list, proto: Protocol, image_ids: np.ndarray) -> 
 
 
 def prepare_gt(gt: dict, proto: Protocol) -> dict:
-    """GT with annotation ids renumbered from 1, a missing ``iscrowd`` set to 0, crowd GT marked ``ignore``
-    if the protocol ignores crowds, and a missing ``num_keypoints`` set to the labelled count if the
-    protocol reads it (the oracles raise KeyError without these; the native engine reads them so)."""
+    """GT with annotation ids renumbered from 1 (repeated records keep sharing their id), a missing
+    ``iscrowd`` set to 0, crowd GT marked ``ignore`` if the protocol ignores crowds, and a missing
+    ``num_keypoints`` set to the labelled count if the protocol reads it (the oracles raise KeyError
+    without these; the native engine reads them so)."""
     annotations: list[dict] = []
-    for new_id, original in enumerate(gt["annotations"], start=1):
-        ann = dict(original, id=new_id)
+    new_ids: dict[int, int] = {}
+    for original in gt["annotations"]:
+        ann = dict(original, id=new_ids.setdefault(original["id"], len(new_ids) + 1))
         ann.setdefault("iscrowd", 0)
         if proto.crowd_ignored and ann["iscrowd"]:
             ann["ignore"] = 1

@@ -16,7 +16,7 @@ from ..errors import InputError
 from ..protocol import Protocol, detect_protocol, load_protocol
 from .formats import flat_keypoints
 from .jsonio import first_element_of, read_json
-from .messages import first_duplicate, is_int, is_number, kind, show, show_json
+from .messages import is_int, is_number, kind, show, show_json
 from .records import describe_keypoints, expected_keypoints, index_in, to_array
 
 
@@ -101,15 +101,25 @@ def load_ground_truth(source: Any, protocol: Any = None, name: str | None = None
     else:
         data, name = source, name or "<ground truth>"
     protocol = ground_truth_protocol(data, protocol, name)
-    image_ids, file_names = _image_table(data, name)
+    warnings: list[str] = []
+    image_ids, file_names = _image_table(data, name, warnings)
     category_ids = np.unique(np.asarray(_section_ids(data, "categories", name), dtype=np.int64))
     image_set = set(image_ids.tolist())
-    warnings: list[str] = []
     rows = []
+    first_of_id: dict[int, int] = {}  # annotation id -> index of its first record
+    repeated = 0
     for i, ann in enumerate(data["annotations"]):
         row = _checked_annotation(ann, i, name, protocol, image_set)
-        if row is not None:
-            rows.append(row)
+        if row is None:
+            continue
+        if row.id in first_of_id:
+            _check_same_record(data["annotations"], first_of_id[row.id], i, "annotations", name)
+            repeated += 1
+        first_of_id.setdefault(row.id, i)
+        rows.append(row)
+    if repeated:
+        warnings.append(f"{name}: {repeated} annotation record(s) repeat an earlier record exactly (same id, same "
+                        f"content); {_REPEATED_COPIES[protocol.repeated_annotations]}")
     orphans = len(data["annotations"]) - len(rows)
     if orphans:
         warnings.append(f"{name}: {orphans} annotation(s) refer to images not in 'images'; they are not scored")
@@ -118,14 +128,45 @@ def load_ground_truth(source: Any, protocol: Any = None, name: str | None = None
     return _arrays(rows, name, protocol, image_ids, file_names, category_ids, warnings)
 
 
-def _image_table(data: dict, name: str) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Image ids sorted (as ``sorted(getImgIds())``) and their file names in the same order."""
+def _image_table(data: dict, name: str, warnings: list[str]) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Image ids sorted (as ``sorted(getImgIds())``) and their file names in the same order.
+
+    A record repeating an earlier one exactly is counted once, as the COCO API's image index
+    does; two records with one id that differ are refused.
+    """
     image_ids = _section_ids(data, "images", name)
-    if len(set(image_ids)) != len(image_ids):
-        raise InputError(f"{name}: image id {first_duplicate(image_ids)} appears more than once in 'images'")
-    file_names = [str(img.get("file_name", "")) for img in data["images"]]
-    order = np.argsort(np.asarray(image_ids, dtype=np.int64), kind="stable")
-    return np.asarray(image_ids, dtype=np.int64)[order], tuple(file_names[i] for i in order)
+    first_of_id: dict[int, int] = {}
+    keep = []
+    for i, image_id in enumerate(image_ids):
+        if image_id in first_of_id:
+            _check_same_record(data["images"], first_of_id[image_id], i, "images", name)
+            continue
+        first_of_id[image_id] = i
+        keep.append(i)
+    if len(keep) < len(image_ids):
+        warnings.append(f"{name}: {len(image_ids) - len(keep)} 'images' record(s) repeat an earlier record "
+                        "exactly; each image is counted once")
+    ids = np.asarray([image_ids[i] for i in keep], dtype=np.int64)
+    file_names = [str(data["images"][i].get("file_name", "")) for i in keep]
+    order = np.argsort(ids, kind="stable")
+    return ids[order], tuple(file_names[i] for i in order)
+
+
+def _check_same_record(records: list, first: int, again: int, section: str, name: str) -> None:
+    """Records ``first`` and ``again`` of ``section`` share an id: refuse them unless they are identical."""
+    a, b = records[first], records[again]
+    if a == b:
+        return
+    differing = sorted(k for k in set(a) | set(b) if a.get(k, _ABSENT) != b.get(k, _ABSENT))
+    raise InputError(f"{name}: {section}[{first}] and {section}[{again}] both have id {a['id']} but differ in "
+                     f"{', '.join(repr(k) for k in differing[:5])}; give each record its own id, or drop the copy")
+
+
+_ABSENT = object()
+_REPEATED_COPIES = {  # what happens to repeated records, by Protocol.repeated_annotations
+    "separate": "as in the official evaluators, each copy is scored as a separate person",
+    "ignored": "as in halpecocotools, every copy is ignored (it absorbs matches but is not counted)",
+}
 
 
 def _section_ids(data: dict, section: str, name: str) -> list[int]:
@@ -188,8 +229,6 @@ def _arrays(rows: list[_Annotation], name: str, protocol: Protocol, image_ids: n
             file_names: tuple[str, ...], category_ids: np.ndarray, warnings: list[str]) -> GroundTruth:
     """The validated records as a GroundTruth; checks that need all records (ids, categories, NaN)."""
     ann_ids = np.array([r.id for r in rows], dtype=np.int64)
-    if len(np.unique(ann_ids)) != len(ann_ids):
-        raise InputError(f"{name}: annotation id {first_duplicate(ann_ids.tolist())} appears more than once")
     keypoints = to_array([r.keypoints for r in rows], (len(rows), protocol.num_keypoints, 3), name, "annotation")
     bad = np.flatnonzero(~np.isfinite(keypoints).all(axis=(1, 2)))
     if len(bad):
@@ -200,12 +239,13 @@ def _arrays(rows: list[_Annotation], name: str, protocol: Protocol, image_ids: n
         j = int(np.flatnonzero(~known)[0])
         raise InputError(f"{name}: annotation id {ann_ids[j]}: category_id {cats[j]} is not in 'categories'")
     num_keypoints = np.array([r.num_keypoints for r in rows], dtype=np.int64)
-    labelled = (keypoints[:, :, 2] > 0).sum(axis=1)
+    labelled = (keypoints[:, list(protocol.num_keypoints_counts), 2] > 0).sum(axis=1)
     disagree = int(((num_keypoints >= 0) & (num_keypoints != labelled)).sum())
     if disagree:
-        warnings.append(
-            f"{name}: {disagree} annotation(s) have 'num_keypoints' different from their labelled keypoints"
-        )
+        counted = ("" if len(protocol.num_keypoints_counts) == protocol.num_keypoints
+                   else f" among the {len(protocol.num_keypoints_counts)} keypoints {protocol.name} counts there")
+        warnings.append(f"{name}: {disagree} annotation(s) have 'num_keypoints' different from their labelled "
+                        f"keypoints{counted}")
     return GroundTruth(
         source=name,
         protocol=protocol,

@@ -18,7 +18,7 @@ import gzip
 import os
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
@@ -101,14 +101,37 @@ def read_json(path) -> tuple[Any, str]:
         return _parse(_read_all(stream, name), name), name
 
 
-def iter_array_chunks(path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Any]:
+def iter_array_chunks(path, chunk_bytes: int = CHUNK_BYTES,
+                      progress: Callable[[float], None] | None = None) -> Iterator[Any]:
     """Yield a top-level JSON array as lists of consecutive elements.
 
     Anything that is not a top-level array is yielded whole (once), so the
     caller sees the same value ``read_json`` would give and reports it.
+    ``progress(fraction)`` is told the share of the file's bytes read after each
+    chunk (a plain or gzip file; nothing for stdin).
     """
+    size = file_size(path)
     with _open(path) as stream:
-        yield from _stream_chunks(stream, display_name(path), chunk_bytes)
+        for chunk in _stream_chunks(stream, display_name(path), chunk_bytes):
+            yield chunk
+            if progress is not None and size:
+                progress(min(1.0, _bytes_read(stream) / size))
+
+
+def file_size(path) -> int:
+    """Bytes of a regular file (0 for stdin, a pipe or anything unreadable)."""
+    try:
+        return os.path.getsize(path) if str(path) != "-" and os.path.isfile(path) else 0
+    except OSError:
+        return 0
+
+
+def _bytes_read(stream: BinaryIO) -> int:
+    """How far into the file on disk a stream has read (a gzip stream: its compressed file)."""
+    try:
+        return getattr(stream, "fileobj", stream).tell()
+    except (OSError, ValueError, AttributeError):
+        return 0
 
 
 def iter_range_chunks(path, start: int, stop: int, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Any]:

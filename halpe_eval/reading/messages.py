@@ -52,11 +52,3 @@ def listing(values: Iterable[Any]) -> str:
     shown = [repr(v) if isinstance(v, str) else str(v) for v in values]
     return ", ".join(shown[:5]) + (f", ... ({len(shown)} in all)" if len(shown) > 5 else "")
 
-
-def first_duplicate(values: Iterable[Any]) -> Any | None:
-    seen = set()
-    for v in values:
-        if v in seen:
-            return v
-        seen.add(v)
-    return None

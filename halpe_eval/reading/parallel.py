@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -59,18 +60,33 @@ class PredictionReader:
         if self._pool is not None:
             self._futures = _submit_ranges(self._pool, str(self.source), protocol)
 
-    def load(self, gt: GroundTruth, allow_unknown_images: bool = False) -> Predictions:
+    def load(self, gt: GroundTruth, allow_unknown_images: bool = False,
+             progress: Callable[[float], None] | None = None) -> Predictions:
+        """The predictions checked against ``gt``; ``progress(fraction)`` hears the share of the file parsed."""
         cols = None
         if self._futures is not None:
             try:
-                cols = Columns.concatenate([c for f in self._futures for c in f.result()])
+                cols = Columns.concatenate(self._gathered(progress))
             except Exception:  # noqa: BLE001 - the serial reader re-reads and reports precisely
                 cols = None
             self.close()
         if cols is None:
-            chunks = iter_array_chunks(self.source) if isinstance(self.source, (str, Path)) else iter([self.source])
+            if isinstance(self.source, (str, Path)):
+                chunks = iter_array_chunks(self.source, progress=progress)
+            else:
+                chunks = iter([self.source])
             cols = Columns.concatenate(columns_of_chunks(chunks, self.protocol or gt.protocol, self.name))
         return finish_predictions(cols, gt, self.name, allow_unknown_images)
+
+    def _gathered(self, progress: Callable[[float], None] | None) -> list[Columns]:
+        """The workers' columns in file order, reporting each range as it arrives."""
+        assert self._futures is not None
+        columns: list[Columns] = []
+        for done, future in enumerate(self._futures, start=1):
+            columns += future.result()
+            if progress is not None:
+                progress(done / len(self._futures))
+        return columns
 
     def close(self) -> None:
         if self._pool is not None:
