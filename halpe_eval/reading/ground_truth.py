@@ -17,7 +17,7 @@ from ..protocol import Protocol, detect_protocol, load_protocol
 from .formats import flat_keypoints
 from .jsonio import first_element_of, read_json
 from .messages import is_int, is_number, kind, show, show_json
-from .records import describe_keypoints, expected_keypoints, index_in, to_array
+from .records import index_in, keypoints_problem, to_array
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,10 @@ def peek_protocol(path: Any) -> Protocol | None:
 def ground_truth_protocol(data: Any, protocol: Any, name: str) -> Protocol:
     """Check the top level of a parsed COCO annotation file; the protocol given, or detected."""
     if not isinstance(data, dict):
-        raise InputError(f"{name}: top level is a JSON {kind(data)}, expected a COCO annotation object")
+        hint = ""
+        if isinstance(data, list) and data and isinstance(data[0], dict) and "image_id" in data[0]:
+            hint = "; it looks like a results file: the ground truth comes first (halpe-eval GT.json PRED.json)"
+        raise InputError(f"{name}: top level is a JSON {kind(data)}, expected a COCO annotation object{hint}")
     for key in ("images", "annotations", "categories"):
         if key not in data:
             raise InputError(f"{name}: no '{key}' list: not a COCO annotation file")
@@ -204,8 +207,7 @@ def _checked_annotation(ann: Any, i: int, name: str, protocol: Protocol, image_s
         raise InputError(f"{where}: 'bbox' {bbox} has a negative or non-finite value")
     keypoints = flat_keypoints(ann, protocol)
     if not isinstance(keypoints, list) or len(keypoints) != 3 * protocol.num_keypoints:
-        raise InputError(f"{where}: 'keypoints' is {describe_keypoints(keypoints)}, "
-                         f"expected {expected_keypoints(protocol)}")
+        raise InputError(f"{where}: 'keypoints' is {keypoints_problem(keypoints, protocol)}")
     for flag in ("iscrowd", "ignore"):
         if ann.get(flag, 0) not in (0, 1):  # True/False and 0.0/1.0 compare equal to 1/0
             raise InputError(f"{where}: '{flag}' is {show_json(ann[flag])}, expected 0 or 1")

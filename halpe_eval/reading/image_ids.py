@@ -37,13 +37,25 @@ def image_index(values: Sequence[Any], image_ids: np.ndarray, file_names: Sequen
             out[i] = by_id.get(v, -1)
     unknown = out < 0
     if unknown.any() and not allow_unknown:
-        _refuse_unknown(values, unknown, file_names, name)
+        _refuse_unknown(values, unknown, image_ids, file_names, name)
     return out
 
 
-def _refuse_unknown(values: Sequence[Any], unknown: np.ndarray, file_names: Sequence[str], name: str) -> None:
+def _as_int(text: str) -> int | None:
+    """The integer a string spells ("785"), else None."""
+    try:
+        return int(text.strip())
+    except ValueError:
+        return None
+
+
+def _refuse_unknown(values: Sequence[Any], unknown: np.ndarray, image_ids: np.ndarray, file_names: Sequence[str],
+                    name: str) -> None:
     missing: list[Any] = list(dict.fromkeys(values[int(i)] for i in np.flatnonzero(unknown)))  # in file order
     i = int(np.flatnonzero(unknown)[0])
+    if isinstance(values[i], str) and _as_int(values[i]) in set(image_ids.tolist()):
+        raise InputError(f"{name}: prediction #{i}: image_id {values[i]!r} is a string, while the ground truth's "
+                         f"image ids are integers ({_as_int(values[i])} is one): write image ids as numbers")
     if isinstance(values[i], str) and not any(file_names):
         raise InputError(f"{name}: prediction #{i}: image_id {values[i]!r} is a file name, but the ground "
                          "truth's images have no 'file_name' to match it; use numeric image ids")

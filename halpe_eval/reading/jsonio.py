@@ -89,9 +89,36 @@ def _parse(raw: bytes, name: str) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise InputError(f"{name}: invalid JSON: {exc}") from None
+        raise InputError(f"{name}: invalid JSON: {exc}{_non_finite_hint(exc)}") from None
     except (UnicodeDecodeError, RecursionError, ValueError, TypeError) as exc:
         raise InputError(f"{name}: invalid JSON: {exc}") from None
+
+
+def _non_finite_hint(exc: orjson.JSONDecodeError) -> str:
+    """A hint when the parse stopped at NaN or Infinity, which Python's ``json.dump`` writes by default."""
+    near = exc.doc[max(exc.pos - 1, 0) : exc.pos + 8]
+    if "NaN" in near or "Infinity" in near:
+        return ("; JSON has no NaN or Infinity (Python's json.dump writes them): write finite numbers "
+                "(json.dump(..., allow_nan=False) finds the culprits)")
+    return ""
+
+
+def _parse_document_or_lines(raw: bytes, name: str) -> Any:
+    """A whole JSON document; or, when the text is JSON Lines (one object per line), the list of its objects."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        if not (raw.lstrip().startswith(b"{") and exc.lineno > 1 and exc.colno == 1):
+            return _parse(raw, name)  # words the error
+    records = []
+    for number, line in enumerate(raw.splitlines(), start=1):
+        if line.strip():
+            try:
+                records.append(orjson.loads(line))
+            except orjson.JSONDecodeError as exc:
+                raise InputError(f"{name}: invalid JSON Lines: line {number}: {exc.msg.split(': line')[0]}"
+                                 f"{_non_finite_hint(exc)}") from None
+    return records
 
 
 def read_json(path) -> tuple[Any, str]:
@@ -106,7 +133,8 @@ def iter_array_chunks(path, chunk_bytes: int = CHUNK_BYTES,
     """Yield a top-level JSON array as lists of consecutive elements.
 
     Anything that is not a top-level array is yielded whole (once), so the
-    caller sees the same value ``read_json`` would give and reports it.
+    caller sees the same value ``read_json`` would give and reports it; JSON
+    Lines (one object per line) are yielded as the list of their objects.
     ``progress(fraction)`` is told the share of the file's bytes read after each
     chunk (a plain or gzip file; nothing for stdin).
     """
@@ -209,7 +237,7 @@ def _stream_chunks(stream, name: str, chunk_bytes: int) -> Iterator[Any]:
     head = _read_block(stream, name, chunk_bytes)
     body = head.lstrip(_WHITESPACE)
     if not body.startswith(b"["):
-        yield _parse(head + _read_all(stream, name), name)
+        yield _parse_document_or_lines(head + _read_all(stream, name), name)
         return
     position = _Position()
     position.advance(head, len(head) - len(body))
@@ -262,7 +290,8 @@ def _parse_tail(raw, name: str, position: _Position) -> list:
         line, column = position.line + exc.lineno - 1, exc.colno
         if exc.lineno == 1:  # on the line of the last cut
             column = position.column + exc.colno - 1
-        raise InputError(f"{name}: invalid JSON: {exc.msg.split(': line')[0]}: line {line} column {column}") from None
+        raise InputError(f"{name}: invalid JSON: {exc.msg.split(': line')[0]}: line {line} column {column}"
+                         f"{_non_finite_hint(exc)}") from None
     except (UnicodeDecodeError, RecursionError, ValueError, TypeError) as exc:
         raise InputError(f"{name}: invalid JSON: {exc}") from None
 

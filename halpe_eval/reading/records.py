@@ -18,7 +18,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import InputError
-from ..protocol import Protocol
+from ..protocol import Protocol, builtin_names, load_protocol
 from .formats import MissingField, registered
 from .messages import is_int, is_number, kind, show
 
@@ -88,13 +88,23 @@ def columns_of_chunks(chunks: Any, protocol: Protocol, name: str, bbox_area: boo
     offset = 0
     for chunk in chunks:
         if not isinstance(chunk, list):
-            raise InputError(f"{name}: top level is a JSON {kind(chunk)}, expected a list of results")
+            raise InputError(f"{name}: top level is a JSON {kind(chunk)}, expected a list of results"
+                             f"{_results_hint(chunk)}")
         if bbox_area is None:
             bbox_area = bool(chunk) and area_from_bbox(chunk[0])
         columns.append(chunk_columns(chunk, offset, protocol, name, bbox_area))
         offset += len(chunk)
         del chunk
     return columns
+
+
+def _results_hint(value: Any) -> str:
+    """What a JSON object given as predictions probably is."""
+    if isinstance(value, dict) and {"images", "annotations"} <= set(value):
+        return "; this looks like a ground-truth file: the ground truth comes first (halpe-eval GT.json PRED.json)"
+    if isinstance(value, dict) and isinstance(value.get("annotations"), list):
+        return "; a results file is the list of predictions itself: write its 'annotations' list"
+    return ""
 
 
 def chunk_columns(records: list, offset: int, protocol: Protocol, name: str, bbox_area: bool) -> Columns:
@@ -161,8 +171,7 @@ def _keypoint_block(records: list, protocol: Protocol, name: str, offset: int,
         used.add(record_format.key)
         kp = record_format.keypoints(item, protocol)
         if not isinstance(kp, list) or len(kp) != 3 * k:
-            raise InputError(f"{where(i)}: 'keypoints' is {describe_keypoints(kp)}, "
-                             f"expected {expected_keypoints(protocol)}")
+            raise InputError(f"{where(i)}: 'keypoints' is {keypoints_problem(kp, protocol)}")
         kps.append(kp)
     keypoints = to_array(kps, (len(kps), k, 3), name, "prediction", offset)
     del kps
@@ -222,13 +231,36 @@ def index_in(sorted_ids: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np
     return index, found
 
 
+def keypoints_problem(kp: Any, protocol: Protocol) -> str:
+    """'<what the keypoints field holds>, expected <what the protocol reads>', and the likely fix when one shows."""
+    return f"{describe_keypoints(kp)}, expected {expected_keypoints(protocol)}{_keypoints_hint(kp, protocol)}"
+
+
 def describe_keypoints(kp: Any) -> str:
     """What a record's keypoints field holds, for a message."""
     if isinstance(kp, MissingField):
         return f"incomplete: '{kp.field}' is missing or has the wrong length"
+    if isinstance(kp, list) and kp and all(isinstance(v, list) for v in kp):
+        return f"a list of {len(kp)} lists"
     if isinstance(kp, list):
         return f"{len(kp)} numbers"
     return "missing" if kp is None else f"a JSON {kind(kp)}"
+
+
+def _keypoints_hint(kp: Any, protocol: Protocol) -> str:
+    """Triples to flatten, or a keypoint count that is another built-in protocol's."""
+    if not isinstance(kp, list):
+        return ""
+    if kp and all(isinstance(v, list) and len(v) == 3 for v in kp):
+        return "; write the [x, y, s] triples as one flat list: [x1, y1, s1, x2, y2, s2, ...]"
+    count, rest = divmod(len(kp), 3)
+    if rest or count == protocol.num_keypoints:
+        return ""
+    others = [name for name in builtin_names() if load_protocol(name).num_keypoints == count]
+    if not others:
+        return ""
+    return (f"; {count} keypoints is the skeleton of {' and '.join(others)}, not of {protocol.name}: check that "
+            "the ground truth and the predictions come from the same dataset (or choose --protocol)")
 
 
 def expected_keypoints(protocol: Protocol) -> str:
