@@ -5,6 +5,7 @@ from .protocol import Protocol, builtin_names, load_protocol
 from .reading.ground_truth import GroundTruth, load_ground_truth
 from .reading.predictions import Predictions, load_predictions
 from .results import EvalResult, PartResult
+from .streaming import StreamingEvaluator
 
 __version__ = "0.1.0"
 
@@ -15,6 +16,7 @@ __all__ = [
     "PartResult",
     "Predictions",
     "Protocol",
+    "StreamingEvaluator",
     "builtin_names",
     "evaluate",
     "load_ground_truth",

@@ -63,9 +63,22 @@ def evaluate(
     timings: Timings = {}
     report = progress or _silent
     gt, preds, proto = _read(gt, preds, protocol, sigmas, allow_unknown_images, workers, timings, report)
-    rows = proto.part_names(split_hands)
-    needed = list(dict.fromkeys(p for row in rows for p in proto.components(row)))
     report("loaded", READ_SHARE)
+    parts = score_rows(gt, preds, proto, proto.part_names(split_hands), keep_matches, timings,
+                       lambda stage, done: report(stage, READ_SHARE + (1 - READ_SHARE) * done))
+    options = chosen_options(proto, protocol, split_hands, sigmas, allow_unknown_images)
+    return EvalResult.of(proto, parts, gt, preds, timings, options)
+
+
+def score_rows(gt: GroundTruth, preds: Predictions, proto: Protocol, rows: Sequence[str], keep_matches: bool = False,
+               timings: Timings | None = None, progress: Progress | None = None) -> dict[str, PartResult]:
+    """Stages 2-4 for every row: each part it needs scored once (two at a time), mean rows averaged.
+
+    ``timings`` adds up each stage's seconds over the parts; ``progress(part, share of parts done)``.
+    """
+    timings = {} if timings is None else timings
+    report = progress or _silent
+    needed = list(dict.fromkeys(p for row in rows for p in proto.components(row)))
     scored: dict[str, PartResult] = {}
     with ThreadPoolExecutor(max_workers=2) as pool:  # parts are independent; numpy releases the GIL
         futures = {name: pool.submit(score_part, gt, preds, proto, name, keep_matches) for name in needed}
@@ -73,11 +86,9 @@ def evaluate(
             scored[name], part_timings = futures[name].result()
             for stage, seconds in part_timings.items():  # summed over parts (CPU-side view)
                 timings[stage] = timings.get(stage, 0.0) + seconds
-            report(name, READ_SHARE + (1 - READ_SHARE) * (i + 1) / len(needed))
-    parts = {row: scored[row] if row in scored else mean_part(row, [scored[p] for p in proto.components(row)])
-             for row in rows}
-    options = chosen_options(proto, protocol, split_hands, sigmas, allow_unknown_images)
-    return EvalResult.of(proto, parts, gt, preds, timings, options)
+            report(name, (i + 1) / len(needed))
+    return {row: scored[row] if row in scored else mean_part(row, [scored[p] for p in proto.components(row)])
+            for row in rows}
 
 
 def _silent(stage: str, fraction: float) -> None:
@@ -191,4 +202,4 @@ def score_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: str,
     return PartResult(part, summarize(precision, recall, params), precision, recall, scores, matches), timings
 
 
-__all__ = ["evaluate", "score_part"]
+__all__ = ["evaluate", "score_part", "score_rows"]

@@ -98,12 +98,43 @@ def _warnings(cols: Columns, gt: GroundTruth, images: np.ndarray, keep: np.ndarr
         )
     if len(cols.score) == 0:
         warnings.append(f"{name}: no predictions; every AP and AR is 0")
-    zero = int((~cols.positive["*"][keep]).sum())
+    return warnings + scored_warnings(gt, images[keep], cols.positive["*"][keep], name)
+
+
+def scored_warnings(gt: GroundTruth, image_index: np.ndarray, scored: np.ndarray, name: str) -> list[str]:
+    """Warnings about predictions that are kept: all keypoint scores 0, images with no GT."""
+    warnings = []
+    zero = int((~scored).sum())
     if zero:
         warnings.append(f"{name}: {zero} prediction(s) have every keypoint score 0")
     gt_images = np.zeros(len(gt.image_ids), dtype=bool)
     gt_images[gt.image_index] = True
-    no_gt = np.unique(images[keep][~gt_images[images[keep]]])
+    no_gt = np.unique(image_index[~gt_images[image_index]])
     if len(no_gt):
         warnings.append(f"{name}: {len(no_gt)} image(s) have predictions but no GT annotation (all false positives)")
     return warnings
+
+
+def concatenate(batches: list[Predictions], gt: GroundTruth, name: str) -> Predictions:
+    """Batches of predictions as one, in arrival order; warnings said once for the whole."""
+    if not batches:
+        raise InputError(f"{name}: no predictions were given (call update() first)")
+
+    def joined(attr: str) -> np.ndarray:
+        return np.concatenate([getattr(b, attr) for b in batches])
+
+    positive = {k: np.concatenate([b.positive[k] for b in batches]) for k in batches[0].positive}
+    image_index = joined("image_index")
+    return Predictions(
+        source=name,
+        format=batches[0].format,
+        image_index=image_index,
+        category_index=joined("category_index"),
+        keypoints=joined("keypoints"),
+        score=joined("score"),
+        area=joined("area"),
+        positive=positive,
+        part_scores={k: np.concatenate([b.part_scores.get(k, np.full(len(b), np.nan)) for b in batches])
+                     for k in {k for b in batches for k in b.part_scores}},
+        warnings=tuple(scored_warnings(gt, image_index, positive["*"], name)),
+    )
