@@ -14,6 +14,7 @@ processes or ranks combine with :meth:`StreamingEvaluator.merge`.
 """
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,7 +28,7 @@ from .protocol import Protocol, load_protocol
 from .reading.arrays import predictions_from_arrays
 from .reading.ground_truth import GroundTruth, load_ground_truth
 from .reading.jsonio import read_json
-from .reading.predictions import Predictions, concatenate
+from .reading.predictions import Predictions, concatenate, load_predictions
 from .results import EvalResult
 
 
@@ -67,6 +68,17 @@ class StreamingEvaluator:
         self._batches.append(predictions_from_arrays(
             self.ground_truth, image_ids, keypoints, scores, boxes=boxes, areas=areas, part_scores=part_scores,
             category_ids=category_ids, protocol=self.protocol, name=name))
+
+    def update_results(self, source: Any, name: str | None = None) -> None:
+        """Keep the predictions of a results file (a path, '-' for stdin) or a parsed results list, read and
+        checked as :func:`halpe_eval.evaluate` reads them (every input format, gzip, JSON Lines)."""
+        self._batches.append(load_predictions(source, self.ground_truth, name=name))
+
+    def fresh(self) -> StreamingEvaluator:
+        """An evaluator with this one's GT (shared, not copied) and protocol, and no predictions."""
+        other = copy.copy(self)
+        other._batches = []
+        return other
 
     def merge(self, other: StreamingEvaluator) -> StreamingEvaluator:
         """Add ``other``'s predictions after this one's (same GT and protocol); returns self."""
