@@ -2,6 +2,7 @@
 
 Both use the matching of area range 'all'.  A pair counts when the prediction
 is a true positive at the threshold (matched to a GT that is not ignored).
+Keypoints are ranked by similarity only over enough pairs (``MIN_PAIRS_TO_RANK``).
 """
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ import numpy as np
 
 from .oks import EPS, similarity_exponent
 from .results import EvalResult
+
+# A keypoint's mean similarity over n pairs has a standard error of about (spread of one pair) / sqrt(n):
+# below about 10 pairs it is too wide to rank keypoints, so fewer pairs are never called weak.
+MIN_PAIRS_TO_RANK = 10
 
 
 def keypoint_owner(protocol) -> list[str]:
@@ -75,6 +80,17 @@ def per_keypoint(result: EvalResult, part: str | None = None, threshold: float =
         )
     ]
     return sorted(rows, key=lambda r: (order.get(r["part"], len(order)), r["index"]))
+
+
+def can_rank(row: dict) -> bool:
+    """Whether a :func:`per_keypoint` row has a similarity over enough pairs to be ranked against others."""
+    return row["similarity"] is not None and row["pairs"] >= MIN_PAIRS_TO_RANK
+
+
+def weakest_first(rows: list[dict]) -> list[dict]:
+    """:func:`per_keypoint` rows by similarity ascending: those that can be ranked (:func:`can_rank`) first,
+    then those with fewer pairs, then those without a similarity; ties in keypoint order."""
+    return sorted(rows, key=lambda r: (not can_rank(r), r["similarity"] is None, r["similarity"] or 0.0, r["index"]))
 
 
 def per_image(result: EvalResult) -> list[dict]:

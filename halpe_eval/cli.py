@@ -2,13 +2,12 @@
 the exit status (0 success, 1 a ``--fail-under`` threshold failed, 2 usage error or bad input). Nothing else."""
 from __future__ import annotations
 
-import contextlib
 import sys
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Callable, NoReturn
+from typing import Any, NoReturn
 
 import click
 
@@ -18,7 +17,8 @@ from .evaluate import evaluate
 from .gate import Threshold, failures, parse_threshold
 from .output import WRITERS, Report, write_per_image
 from .output.builders import DEFAULT_COMPARE_STATS
-from .protocol import COCO_STAT_NAMES, builtin_names, load_protocol
+from .output.progress import ProgressBar
+from .protocol import COCO_STAT_NAMES, Protocol, builtin_names, load_protocol
 from .reading.ground_truth import load_ground_truth
 from .results import EvalResult
 
@@ -28,7 +28,8 @@ Examples:
   halpe-eval gt.json results.json --format json -o scores.json
   halpe-eval gt.json results.json --fail-under wholebody.AP=0.45 --fail-under hands.AP50=30%
   halpe-eval gt.json base.json new.json --name base --name new   # compare runs
-  halpe-eval gt.json results.json --per-keypoint           # which keypoints are weak
+  halpe-eval gt.json base.json new.json --fail-under wholebody.AP=0.45   # gates new.json only
+  halpe-eval gt.json results.json --per-keypoint --top 10  # which keypoints are weak
   halpe-eval gt.json results.json --per-image images.csv   # which images hurt
   halpe-eval gt.json results.json --plot plots/            # PR curves (pip install 'halpe-eval[plot]')
   halpe-eval gt.json results.json --backend reference      # the official evaluator itself
@@ -37,16 +38,40 @@ Examples:
 Exit status: 0 success, 1 a --fail-under threshold failed,
 2 usage error or unreadable/malformed input.
 """
-
-Step = Callable[..., None]  # progress callback: step(stage, fraction of this run done)
-
-
-def _fail(message: str, prefix: str = "error") -> NoReturn:
-    click.echo(f"halpe-eval: {prefix}: {message}", err=True)
-    sys.exit(2)
+PROG = "halpe-eval"
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
+def _fail(message: str, prefix: str = "error", status: int = 2) -> NoReturn:
+    click.echo(f"{PROG}: {prefix}: {message}", err=True)
+    sys.exit(status)
+
+
+class OneLineErrors(click.Command):
+    """A command whose usage and parameter errors are one stderr line with a hint (exit 2), where click
+    prints a block of four; ``--help``, ``--version`` and the command's own exit statuses pass through."""
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:  # the caller handles click's exceptions
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            status = super().main(args, prog_name, complete_var, False, **extra)  # an int from --help or --version
+        except click.UsageError as exc:
+            _fail(f"{_one_line(exc)} (see {PROG} --help)", prefix="usage error", status=exc.exit_code)
+        except click.ClickException as exc:
+            _fail(_one_line(exc), status=exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(status if isinstance(status, int) else 0)
+
+
+def _one_line(exc: click.ClickException) -> str:
+    """Click's message on one line, without its final full stop."""
+    return " ".join(exc.format_message().split()).removesuffix(".")
+
+
+@click.command(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
 @click.argument("gt", metavar="GT.json")
 @click.argument("preds", metavar="PRED.json [PRED2.json ...]", nargs=-1, required=True)
 @click.option(
@@ -63,19 +88,25 @@ def _fail(message: str, prefix: str = "error") -> NoReturn:
     help="Output on stdout.",
 )
 @click.option("--output", "-o", metavar="FILE", default=None, help="Also write the JSON result to FILE.")
-@click.option("--split-hands", is_flag=True, help="Add left_hand and right_hand rows.")
+@click.option("--split-hands", is_flag=True,
+              help="Add left_hand and right_hand rows (protocols with such rows; a warning otherwise).")
 @click.option("--sigmas", "sigmas_file", metavar="FILE", default=None,
               help="JSON list of OKS sigmas replacing the protocol's (one per keypoint).")
 @click.option("--allow-unknown-images", is_flag=True,
               help="Drop predictions on images the GT does not have (with a warning) instead of failing.")
 @click.option("--fail-under", "gates", metavar="PART.STAT=VALUE", multiple=True,
-              help="Exit 1 if PART.STAT is below VALUE (fraction, or percent with %). Repeatable.")
+              help="Exit 1 if PART.STAT is below VALUE (fraction, or percent with %). Repeatable. "
+              "Comparing runs, it applies to every run but the first (the baseline).")
 @click.option("--name", "names", metavar="NAME", multiple=True,
               help="Name of each run, in the order of the PRED files (default: file stem). Repeatable.")
 @click.option("--stats", metavar="AP,AR,...", default=None,
               help=f"Statistics to show (default: all; {','.join(DEFAULT_COMPARE_STATS)} when comparing runs).")
 @click.option("--per-keypoint", is_flag=True,
-              help="Add a per-keypoint breakdown over the pairs matched at OKS 0.5 (wholebody, or the largest part).")
+              help="Add a per-keypoint breakdown over the pairs matched at OKS 0.5 (wholebody, or the largest "
+              "part). With --format csv, the per-keypoint table is the output (a run column when comparing).")
+@click.option("--top", type=click.IntRange(min=1), metavar="N", default=None,
+              help="With --per-keypoint: only the N weakest keypoints, weakest first (default: all, in skeleton "
+              "order).")
 @click.option("--per-image", "per_image_file", metavar="FILE.csv", default=None,
               help="Write per-image, per-part counts, matches and mean OKS to FILE.csv.")
 @click.option("--plot", "plot_dir", metavar="DIR", default=None, help="Write PR-curve PNGs, one per part, to DIR.")
@@ -83,20 +114,17 @@ def _fail(message: str, prefix: str = "error") -> NoReturn:
 @click.option("--quiet", "-q", is_flag=True, help="No warnings or progress on stderr.")
 @click.version_option(__version__, prog_name="halpe-eval")
 def main(gt, preds, protocol, backend, fmt, output, split_hands, sigmas_file, allow_unknown_images, gates,
-         names, stats, per_keypoint, per_image_file, plot_dir, profile, quiet):
+         names, stats, per_keypoint, top, per_image_file, plot_dir, profile, quiet):
     """Score whole-body keypoint predictions (COCO results) against COCO-format ground truth.
 
     Prints OKS AP/AR per part (body, foot, face, hands, wholebody) with the
     official evaluator's conventions; numbers are percentages, '-' is undefined.
-    Several PRED files are compared against one parse of the GT.
+    Several PRED files are compared against one parse of the GT, the first
+    being the baseline.
     """
     stats = _chosen_stats(stats, protocol)
     names = _checked_names(names, preds)
-    if backend == "reference" and (sigmas_file or allow_unknown_images or per_keypoint or per_image_file):
-        raise click.UsageError(
-            "--sigmas, --allow-unknown-images, --per-keypoint and --per-image need --backend native")
-    if [gt, *preds, sigmas_file].count("-") > 1:
-        raise click.UsageError("standard input ('-') can be read only once: give the other inputs as files")
+    _check_combinations(gt, preds, backend, sigmas_file, allow_unknown_images, per_keypoint, top, per_image_file)
     if gates:  # the syntax and statistics now, the part names once the rows are known
         _thresholds(gates, _expected_stat_names(protocol))
     tic = time.perf_counter()
@@ -107,14 +135,29 @@ def main(gt, preds, protocol, backend, fmt, output, split_hands, sigmas_file, al
     thresholds = _thresholds(gates, used.params.stat_names, list(results[0].parts), used.split_hands_rows)
     _check_stats(stats, used.params.stat_names)
     if not quiet:
-        _print_warnings(results)
+        _print_warnings(results, _option_warnings(used, split_hands))
     if profile:
         _print_profile(results, names)
     keypoints = [breakdown.per_keypoint(r) for r in results] if per_keypoint else None
-    report = Report(results, names, stats, keypoints, seconds, backend)
+    shown_seconds = seconds if fmt == "table" and sys.stdout.isatty() else None  # else the same bytes every time
+    report = Report(results, names, stats, keypoints, shown_seconds, backend, top)
     _write_files(report, output, per_image_file, plot_dir)
     click.echo(WRITERS[fmt](report, sys.stdout.isatty()))
-    sys.exit(1 if _print_failures(results, names, thresholds) else 0)
+    gated = slice(1, None) if len(results) > 1 else slice(None)  # comparing, the first run is the baseline
+    sys.exit(1 if _print_failures(results[gated], names[gated], thresholds, len(results) > 1) else 0)
+
+
+def _check_combinations(gt: str, preds: Sequence[str], backend: str, sigmas_file: str | None,
+                        allow_unknown_images: bool, per_keypoint: bool, top: int | None,
+                        per_image_file: str | None) -> None:
+    """Options that cannot go together: a usage error."""
+    if backend == "reference" and (sigmas_file or allow_unknown_images or per_keypoint or per_image_file):
+        raise click.UsageError(
+            "--sigmas, --allow-unknown-images, --per-keypoint and --per-image need --backend native")
+    if top is not None and not per_keypoint:
+        raise click.UsageError("--top needs --per-keypoint")
+    if [gt, *preds, sigmas_file].count("-") > 1:
+        raise click.UsageError("standard input ('-') can be read only once: give the other inputs as files")
 
 
 def _expected_stat_names(protocol: str | None) -> tuple[str, ...]:
@@ -176,9 +219,9 @@ def _score(gt: str, preds: Sequence[str], protocol: str | None, backend: str, qu
     """Every run, with progress on a terminal; an input error or a bug of ours is one line and exit 2."""
     try:
         # Python warnings (numpy's overflow notes, the oracles' own) stay off stderr; ours are in the result.
-        with _progress(len(preds), quiet) as step, warnings.catch_warnings():
+        with ProgressBar(sys.stderr, len(preds), hidden=quiet) as bar, warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return _evaluate_all(gt, preds, protocol, backend, step, **options)
+            return _evaluate_all(gt, preds, protocol, backend, bar, **options)
     except InputError as exc:
         _fail(str(exc))
     except MemoryError:
@@ -187,53 +230,43 @@ def _score(gt: str, preds: Sequence[str], protocol: str | None, backend: str, qu
         _fail(f"{type(exc).__name__}: {exc}; please report it with the command line", prefix="internal error")
 
 
-def _evaluate_all(gt: str, preds: Sequence[str], protocol: str | None, backend: str, step: Step,
+def _evaluate_all(gt: str, preds: Sequence[str], protocol: str | None, backend: str, bar: ProgressBar,
                   **options) -> list[EvalResult]:
+    """The runs in order, each driving its share of the progress bar."""
     if backend == "reference":
         from .oracles import evaluate_reference
 
         results = []
-        for p in preds:
+        for i, p in enumerate(preds):
+            bar.run(i)("official evaluator", 0.0)
             results.append(evaluate_reference(gt, p, protocol, split_hands=options["split_hands"]))
-            step("done", 1.0)
+            bar.run(i)("done", 1.0)
         return results
-    options["progress"] = step
     if len(preds) == 1:  # evaluate() overlaps reading the GT with parsing the predictions
-        return [evaluate(gt, preds[0], protocol, **options)]
+        return [evaluate(gt, preds[0], protocol, progress=bar.run(0), **options)]
+    bar.run(0)("reading ground truth", 0.0)
     ground_truth = load_ground_truth(gt, protocol)  # parsed once for every run
-    return [evaluate(ground_truth, p, protocol, **options) for p in preds]
+    return [evaluate(ground_truth, p, protocol, progress=bar.run(i), **options) for i, p in enumerate(preds)]
 
 
-@contextlib.contextmanager
-def _progress(runs: int, quiet: bool) -> Iterator[Step]:
-    """A progress bar on stderr when it is a terminal; yields the per-stage callback."""
-    if quiet or not sys.stderr.isatty():
-        yield lambda *_: None
-        return
-    with click.progressbar(length=100 * runs, label="evaluating", file=sys.stderr, show_percent=True,
-                           item_show_func=lambda stage: stage) as bar:
-        runs_done = [0]
-
-        def step(stage: str = "", fraction: float = 1.0) -> None:
-            target = int(100 * (runs_done[0] + fraction))
-            bar.update(max(target - bar.pos, 0), stage)
-            if fraction >= 1.0:
-                runs_done[0] += 1
-
-        yield step
+def _option_warnings(protocol: Protocol, split_hands: bool) -> list[str]:
+    """Options that change nothing for the protocol used."""
+    if split_hands and not protocol.split_hands_rows:
+        return [f"--split-hands adds nothing for protocol {protocol.name}: it has no split-hands rows"]
+    return []
 
 
-def _print_warnings(results: Sequence[EvalResult]) -> None:
-    """The GT's warnings once, not once per run."""
-    for warning in dict.fromkeys(w for result in results for w in result.warnings):
-        click.echo(f"halpe-eval: warning: {warning}", err=True)
+def _print_warnings(results: Sequence[EvalResult], option_warnings: Sequence[str]) -> None:
+    """The options' warnings, then the inputs' (the GT's once, not once per run)."""
+    for warning in dict.fromkeys([*option_warnings, *(w for result in results for w in result.warnings)]):
+        click.echo(f"{PROG}: warning: {warning}", err=True)
 
 
 def _print_profile(results: Sequence[EvalResult], names: Sequence[str]) -> None:
     for name, result in zip(names, results):
         run = f" {name}" if len(results) > 1 else ""
         stages = "  ".join(f"{stage} {seconds:.3f}s" for stage, seconds in result.timings.items())
-        click.echo(f"halpe-eval: profile{run}: {stages}  total {sum(result.timings.values()):.3f}s", err=True)
+        click.echo(f"{PROG}: profile{run}: {stages}  total {sum(result.timings.values()):.3f}s", err=True)
 
 
 def _write_files(report: Report, output: str | None, per_image_file: str | None,
@@ -258,12 +291,13 @@ def _write_files(report: Report, output: str | None, per_image_file: str | None,
         _fail(f"{exc.filename or writing}: cannot write ({exc.strerror or exc})")
 
 
-def _print_failures(results: Sequence[EvalResult], names: Sequence[str], thresholds: Sequence[Threshold]) -> bool:
-    """One ``FAIL`` line on stderr per threshold a run misses; whether any did."""
+def _print_failures(results: Sequence[EvalResult], names: Sequence[str], thresholds: Sequence[Threshold],
+                    comparing: bool) -> bool:
+    """One ``FAIL`` line on stderr per threshold a run misses (named by its run when comparing); whether any did."""
     failed = False
     for name, result in zip(names, results):
         for threshold, actual in failures(result, thresholds):
-            run = f"{name}: " if len(results) > 1 else ""
+            run = f"{name}: " if comparing else ""
             shown = "undefined" if actual is None else f"{actual:.3f}"
             click.echo(f"FAIL {run}{threshold} {shown} < {threshold.value:.3f}", err=True)
             failed = True

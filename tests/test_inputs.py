@@ -126,7 +126,7 @@ def test_unknown_images_are_listed_and_can_be_dropped(tmp_path, pair):
     assert doc["counts"]["predictions"] == len(preds) - 8
     assert "8 prediction(s) on 8 image(s) not in the ground truth were dropped" in err
     assert doc == json.loads(run(gt_path, write(tmp_path, "q.json", preds[8:]), "--format", "json")[1]) | {
-        "warnings": doc["warnings"], "counts": doc["counts"]}
+        "warnings": doc["warnings"], "counts": doc["counts"], "options": doc["options"]}
 
 
 def test_unknown_category(tmp_path, pair):

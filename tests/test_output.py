@@ -53,9 +53,9 @@ MIXED = Table(
 )
 
 
-def keypoint_rows(similarities):
+def keypoint_rows(similarities, pairs=12):
     return [{"index": i, "name": f"k{i}", "part": "whole", "similarity": s, "frac_50": s, "frac_75": s,
-             "distance": s, "pairs": 0 if s is None else 3} for i, s in enumerate(similarities)]
+             "distance": s, "pairs": 0 if s is None else pairs} for i, s in enumerate(similarities)]
 
 
 # ---------------------------------------------------------------- values for people
@@ -102,11 +102,11 @@ def test_table_writer_colours_differences_by_sign_and_highlighted_rows_red():
 
 def test_markdown_writer_is_a_github_table():
     lines = markdown_writer.render(MIXED).splitlines()
-    assert lines[0] == "a title"
-    assert [c.strip() for c in lines[1].strip("|").split("|")] == ["name", "share", "delta", "ratio", "n"]
-    assert re.fullmatch(r"\|(-+\|)+", lines[2])
-    assert all(line.startswith("| ") and line.endswith(" |") for line in lines[3:])
-    assert [c.strip() for c in lines[4].strip("|").split("|")] == ["b", "-", "-", "-", "12"]
+    assert lines[:2] == ["a title", ""]  # a paragraph of its own
+    assert [c.strip() for c in lines[2].strip("|").split("|")] == ["name", "share", "delta", "ratio", "n"]
+    assert re.fullmatch(r"\|(-+\|)+", lines[3])
+    assert all(line.startswith("| ") and line.endswith(" |") for line in lines[4:])
+    assert [c.strip() for c in lines[5].strip("|").split("|")] == ["b", "-", "-", "-", "12"]
 
 
 def test_csv_writer_keeps_every_digit_and_leaves_undefined_empty():
@@ -142,11 +142,11 @@ def test_differences_are_signed_and_undefined_where_either_is():
 
 def test_compare_table_groups_runs_then_differences():
     table = compare_table([BASE, BETTER], ["old", "new"], ("AP",))
-    assert table.headers == ["part", "old AP", "new AP", "ΔAP"]
+    assert table.headers == ["part", "old AP", "new AP", "new ΔAP"]
     assert [c.kind for c in table.columns] == [Kind.TEXT, Kind.FRACTION, Kind.FRACTION, Kind.DIFFERENCE]
     assert table.rows[0] == ("front", 0.5, 0.5625, 0.0625)
     three = compare_table([BASE, BETTER, BASE], ["a", "b", "c"], ("AP", "AR"))
-    assert three.headers == ["part", "a AP", "a AR", "b AP", "b AR", "ΔAP", "ΔAR", "c AP", "c AR", "ΔAP", "ΔAR"]
+    assert three.headers == ["part", "a AP", "a AR", "b AP", "b AR", "b ΔAP", "b ΔAR", "c AP", "c AR", "c ΔAP", "c ΔAR"]
     assert three.rows[1][-2:] == (0.0, 0.0)
 
 
@@ -162,6 +162,7 @@ def test_keypoint_table_flags_the_weakest_tenth_at_least_one():
     assert [r[-1] for r in table.rows] == ["", "", "*", ""]
     assert table.highlighted == frozenset({2})
     assert table.rows[1] == (1, "k1", "whole", None, None, None, None, 0, "")
+    assert keypoint_table(keypoint_rows([0.9, 0.2, 0.8], pairs=9)).highlighted == frozenset()  # too few pairs
     many = keypoint_table(keypoint_rows([i / 20 for i in range(20, 0, -1)]))
     assert [r[0] for r in many.rows if r[-1] == "*"] == [18, 19]
     assert keypoint_table(keypoint_rows([None, None])).highlighted == frozenset()
@@ -169,13 +170,14 @@ def test_keypoint_table_flags_the_weakest_tenth_at_least_one():
 
 def test_keypoint_table_numbers_have_three_decimals_for_people():
     text = text_writer.render(keypoint_table(keypoint_rows([0.87654])))
-    assert text.splitlines()[2].split() == ["0", "k0", "whole", "0.877", "0.877", "0.877", "0.877", "3", "*"]
+    assert text.splitlines()[2].split() == ["0", "k0", "whole", "0.877", "0.877", "0.877", "0.877", "12", "*"]
 
 
 def test_header_line_names_only_what_is_not_the_default():
-    assert header_line(BASE, 1.234) == ("protocol toy | 1,234 images | 5 GT people | 6 predictions | 1.23 s")
+    assert header_line(BASE) == "protocol toy | 1,234 images | 5 GT people | 6 predictions"
+    assert header_line(BASE, seconds=1.234) == "protocol toy | 1,234 images | 5 GT people | 6 predictions | 1.23 s"
     alphapose = scored({"whole": {"AP": 0.1, "AR": 0.2}}, prediction_format="AlphaPose results")
-    assert header_line(alphapose, 0.5, backend="reference") == (
+    assert header_line(alphapose, backend="reference", seconds=0.5) == (
         "protocol toy (reference backend) | 1,234 images | 5 GT people | 6 predictions (AlphaPose results) | 0.50 s")
 
 
@@ -188,25 +190,27 @@ def test_default_statistics_come_from_the_protocol():
 
 def test_report_tables_single_run_under_its_header_line():
     tables = report_tables(Report([BASE], ["base"], seconds=2.0, keypoints=[keypoint_rows([0.5])]))
-    assert [t.title for t in tables] == [header_line(BASE, 2.0), ""]
+    assert [t.title for t in tables] == [header_line(BASE, seconds=2.0), ""]
     assert tables[0].headers == ["part", "AP", "AR"]
 
 
 def test_report_tables_comparing_titles_each_breakdown():
     tables = report_tables(Report([BASE, BETTER], ["a", "b"], keypoints=[keypoint_rows([0.5])] * 2))
-    assert [t.title for t in tables] == ["", "per keypoint (a)", "per keypoint (b)"]
-    assert tables[0].headers == ["part", "a AP", "a AR", "b AP", "b AR", "ΔAP", "ΔAR"]
+    header = "protocol toy | 1,234 images | 5 GT people\na: 6 predictions\nb: 6 predictions"
+    assert [t.title for t in tables] == [header, "per keypoint (a)", "per keypoint (b)"]
+    assert tables[0].headers == ["part", "a AP", "a AR", "b AP", "b AR", "b ΔAP", "b ΔAR"]
 
 
 # ---------------------------------------------------------------- whole reports
 
 
-def test_text_formats_put_a_blank_line_between_tables():
+def test_text_formats_put_a_blank_line_between_tables_and_csv_is_one_table():
     report = Report([BASE], ["base"], keypoints=[keypoint_rows([0.5])])
     assert len(WRITERS["table"](report, False).split("\n\n")) == 2
-    assert len(WRITERS["markdown"](report, False).split("\n\n")) == 2
-    first, second = WRITERS["csv"](report, False).split("\n\n")
-    assert first.splitlines()[0] == "part,AP,AR" and second.startswith("#,keypoint,part,")
+    assert len(WRITERS["markdown"](report, False).split("\n\n")) == 3  # header paragraph, statistics, keypoints
+    assert WRITERS["csv"](report, False).splitlines()[0].startswith("#,keypoint,part,")
+    assert "\n\n" not in WRITERS["csv"](report, False)
+    assert WRITERS["csv"](Report([BASE], ["base"]), False).splitlines()[0] == "part,AP,AR"
 
 
 def test_only_the_table_writer_colours():
@@ -217,7 +221,8 @@ def test_only_the_table_writer_colours():
 
 def test_json_single_run_is_its_document_with_version_last():
     doc = json.loads(WRITERS["json"](Report([BASE], ["base"], keypoints=[keypoint_rows([0.5])]), False))
-    assert list(doc) == ["protocol", "parts", "counts", "prediction_format", "warnings", "per_keypoint", "version"]
+    assert list(doc) == ["protocol", "parts", "counts", "prediction_format", "options", "warnings", "per_keypoint",
+                         "version"]
     assert doc["parts"]["front"] == {"AP": 0.5, "AR": None}
     assert doc["per_keypoint"][0]["similarity"] == 0.5
 
@@ -227,7 +232,7 @@ def test_json_compare_names_runs_says_version_once_and_the_difference_from_the_s
     doc = json.loads(text)
     assert list(doc) == ["protocol", "runs", "version"] and text.count('"version"') == 1
     first, second = doc["runs"]
-    assert list(first) == ["name", "parts", "counts", "prediction_format", "warnings"]
+    assert list(first) == ["name", "parts", "counts", "prediction_format", "options", "warnings"]
     assert list(second)[-1] == "difference" and second["name"] == "b"
     assert second["difference"] == json.loads(json.dumps(differences(BETTER, BASE)))
     assert text.startswith('{\n  "protocol": "toy",')  # indented by two

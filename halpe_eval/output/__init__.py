@@ -5,7 +5,8 @@
   document; the compare difference is computed there, once;
 - one writer module per format, each ``write(report, colour) -> str`` (``colour``: stdout is a colour
   terminal, used by the table writer only), registered in :data:`WRITERS`;
-- :mod:`.per_image`: the ``--per-image`` CSV file.
+- :mod:`.per_image`: the ``--per-image`` CSV file;
+- :mod:`.progress`: the progress bar on stderr while runs are scored.
 
 A new format is a new writer module and one line in :data:`WRITERS`; ``--format`` offers its key.
 """

@@ -7,12 +7,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..breakdown import can_rank, weakest_first
 from ..results import EvalResult, Stats
 from .model import Column, KeypointRows, Kind, Report, Table
 
 DEFAULT_COMPARE_STATS = ("AP", "AP50", "AP75", "AR")  # those the protocol has; all of its own if none
-WEAK_SHARE = 0.1  # the weakest tenth of keypoints is flagged
+WEAK_SHARE = 0.1  # the weakest tenth of the keypoints that can be ranked is flagged
+SHA256_SHOWN = 8  # hex digits of a file's sha256 in the header line (the JSON has all 64)
 PART_COLUMN = Column("part", Kind.TEXT, "left")
+RUN_COLUMN = Column("run", Kind.TEXT, "left")
 KEYPOINT_COLUMNS = (
     Column("#", Kind.COUNT),
     Column("keypoint", Kind.TEXT, "left"),
@@ -26,17 +29,53 @@ KEYPOINT_COLUMNS = (
 )
 
 
-def header_line(result: EvalResult, seconds: float, backend: str = "native") -> str:
-    """One line: protocol, backend unless native, counts, the prediction format unless the plain one, time."""
+def header_line(result: EvalResult, backend: str = "native", seconds: float | None = None) -> str:
+    """One run's line: what the run shares with any other (:func:`shared_header`), then its own (:func:`run_line`)."""
+    return f"{shared_header(result, backend)} | {run_line(result)}{_time(seconds)}"
+
+
+def compare_header(results: Sequence[EvalResult], names: Sequence[str], backend: str = "native",
+                   seconds: float | None = None) -> str:
+    """Lines above a comparison: the shared line (with the time, when given), then ``name: run line`` per run."""
+    return "\n".join([shared_header(results[0], backend, seconds),
+                      *(f"{name}: {run_line(result)}" for name, result in zip(names, results))])
+
+
+def shared_header(result: EvalResult, backend: str = "native", seconds: float | None = None) -> str:
+    """Protocol, the backend unless native, the GT's images and people; the time taken only when given
+    (the table format on a terminal: every other output is the same bytes for the same inputs)."""
+    backend_note = "" if backend == "native" else f" ({backend} backend)"
+    return (f"protocol {result.protocol.name}{backend_note} | {_counted(result.num_images, 'image', 'images')} | "
+            f"{_counted(result.num_gt, 'GT person', 'GT people')}{_time(seconds)}")
+
+
+def run_line(result: EvalResult) -> str:
+    """The predictions, their format unless plain COCO results, then the run's options, ``|``-separated."""
     from ..reading.formats import catch_all
 
-    backend_note = "" if backend == "native" else f" ({backend} backend)"
     shown_format = result.prediction_format
     format_note = "" if shown_format in ("", catch_all().label) else f" ({shown_format})"
-    return (
-        f"protocol {result.protocol.name}{backend_note} | {result.num_images:,} images | "
-        f"{result.num_gt:,} GT people | {result.num_predictions:,} predictions{format_note} | {seconds:.2f} s"
-    )
+    predictions = f"{_counted(result.num_predictions, 'prediction', 'predictions')}{format_note}"
+    return " | ".join([predictions, *(option_text(key, value) for key, value in result.options.items())])
+
+
+def option_text(key: str, value: Any) -> str:
+    """An option as people read it: ``split hands``; ``protocol file p.toml``; a table by its source and the
+    start of its sha256, ``sigmas s.json (sha256 74288dc1…)``."""
+    name = key.replace("_", " ")
+    if value is True:
+        return name
+    if isinstance(value, dict) and {"source", "sha256"} <= value.keys():
+        return f"{name} {value['source']} (sha256 {value['sha256'][:SHA256_SHOWN]}…)"
+    return f"{name} {value}"
+
+
+def _counted(count: int, singular: str, plural: str) -> str:
+    return f"{count:,} {singular if count == 1 else plural}"
+
+
+def _time(seconds: float | None) -> str:
+    return "" if seconds is None else f" | {seconds:.2f} s"
 
 
 def shown_stats(result: EvalResult, chosen: Sequence[str], comparing: bool) -> tuple[str, ...]:
@@ -68,8 +107,9 @@ def _minus(value: float | None, base: float | None) -> float | None:
     return None if value is None or base is None else value - base
 
 
-def compare_table(results: Sequence[EvalResult], names: Sequence[str], stats: Sequence[str]) -> Table:
-    """One row per part; a column group per run and, from the second run on, its difference to the first."""
+def compare_table(results: Sequence[EvalResult], names: Sequence[str], stats: Sequence[str], title: str = "") -> Table:
+    """One row per part; a column group per run and, from the second run on, its difference to the first,
+    named by the run (``new ΔAP``) so that every header is unique."""
     base = results[0]
     columns = [PART_COLUMN]
     groups: list[dict[str, Stats]] = []  # per column group: part -> statistic -> value
@@ -77,53 +117,75 @@ def compare_table(results: Sequence[EvalResult], names: Sequence[str], stats: Se
         columns += [Column(f"{name} {s}", Kind.FRACTION) for s in stats]
         groups.append(result.stats())
         if i:
-            columns += [Column(f"Δ{s}", Kind.DIFFERENCE) for s in stats]
+            columns += [Column(f"{name} Δ{s}", Kind.DIFFERENCE) for s in stats]
             groups.append(differences(result, base))
     rows = tuple((part, *(group[part][s] for group in groups for s in stats)) for part in base.parts)
-    return Table(tuple(columns), rows)
+    return Table(tuple(columns), rows, title)
 
 
-def keypoint_table(rows: KeypointRows, title: str = "") -> Table:
-    """The per-keypoint breakdown; the weakest tenth by similarity is marked '*' and highlighted."""
+def keypoint_table(rows: KeypointRows, title: str = "", top: int | None = None) -> Table:
+    """The per-keypoint breakdown in skeleton order, or with ``top`` its ``top`` weakest rows, weakest first
+    (:func:`~halpe_eval.breakdown.weakest_first`). The weakest tenth of the keypoints that can be ranked is
+    marked '*' and highlighted."""
     weak = _weakest(rows)
+    shown = rows if top is None else weakest_first(rows)[:top]
     cells = tuple(
         (r["index"], r["name"], r["part"], r["similarity"], r["frac_50"], r["frac_75"], r["distance"], r["pairs"],
          "*" if r["index"] in weak else "")
-        for r in rows
+        for r in shown
     )
-    highlighted = frozenset(position for position, r in enumerate(rows) if r["index"] in weak)
+    highlighted = frozenset(position for position, r in enumerate(shown) if r["index"] in weak)
     return Table(KEYPOINT_COLUMNS, cells, title, highlighted)
 
 
 def _weakest(rows: KeypointRows) -> set[int]:
-    """Indices of the WEAK_SHARE of keypoints (at least one) with the lowest defined similarity."""
-    defined = sorted((r["similarity"], r["index"]) for r in rows if r["similarity"] is not None)
-    return {index for _, index in defined[: max(1, int(len(defined) * WEAK_SHARE))]}
+    """Indices of the WEAK_SHARE (at least one) of the rankable keypoints with the lowest similarity."""
+    rankable = [r for r in weakest_first(rows) if can_rank(r)]
+    return {r["index"] for r in rankable[: max(1, int(len(rankable) * WEAK_SHARE))]}
 
 
 def report_tables(report: Report) -> list[Table]:
-    """The tables people read, in order: the statistics (one run under its header line, or
-    runs side by side), then the per-keypoint breakdown of each run."""
+    """The tables people read, in order: the statistics (:func:`report_statistics`), then the per-keypoint
+    breakdown of each run."""
+    comparing = len(report.results) > 1
+    tables = [report_statistics(report)]
+    for name, rows in zip(report.names, report.keypoints or ()):
+        tables.append(keypoint_table(rows, f"per keypoint ({name})" if comparing else "", report.top))
+    return tables
+
+
+def report_statistics(report: Report) -> Table:
+    """One run's statistics under its header line, or runs side by side under the shared line and a line
+    per run."""
     results, names = report.results, report.names
     comparing = len(results) > 1
     stats = shown_stats(results[0], report.stats, comparing)
     if comparing:
-        tables = [compare_table(results, names, stats)]
-    else:
-        tables = [stats_table(results[0], stats, header_line(results[0], report.seconds, report.backend))]
-    for name, rows in zip(names, report.keypoints or ()):
-        tables.append(keypoint_table(rows, f"per keypoint ({name})" if comparing else ""))
-    return tables
+        return compare_table(results, names, stats, compare_header(results, names, report.backend, report.seconds))
+    return stats_table(results[0], stats, header_line(results[0], report.backend, report.seconds))
+
+
+def data_table(report: Report) -> Table:
+    """The one table of a machine-readable format: with per-keypoint rows, those of every run (a first
+    ``run`` column when comparing); else the statistics (runs side by side when comparing)."""
+    if not report.keypoints:
+        return report_statistics(report)
+    tables = [keypoint_table(rows, top=report.top) for rows in report.keypoints]
+    if len(tables) == 1:
+        return tables[0]
+    rows = tuple((name, *row) for name, table in zip(report.names, tables) for row in table.rows)
+    return Table((RUN_COLUMN, *KEYPOINT_COLUMNS), rows)
 
 
 def json_document(report: Report) -> dict[str, Any]:
-    """One run's ``to_dict()`` (with ``per_keypoint``), or, comparing, the ``protocol`` and a ``runs`` array of
-    named runs, the second on with its ``difference`` to the first; ``version`` once, last, at the top level."""
+    """One run's ``to_dict()`` (with ``per_keypoint``, limited as the tables are by ``top``), or, comparing, the
+    ``protocol`` and a ``runs`` array of named runs, the second on with its ``difference`` to the first;
+    ``version`` once, last, at the top level."""
     results = report.results
     runs = [result.to_dict() for result in results]
     versions = [run.pop("version") for run in runs]
     for run, rows in zip(runs, report.keypoints or ()):
-        run["per_keypoint"] = rows
+        run["per_keypoint"] = rows if report.top is None else weakest_first(rows)[: report.top]
     document = runs[0] if len(runs) == 1 else {"protocol": results[0].protocol.name, "runs": _named_runs(report, runs)}
     document["version"] = versions[0]
     return document

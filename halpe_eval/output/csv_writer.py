@@ -1,4 +1,5 @@
-"""``--format csv``: each table as CSV, a blank line between; every digit kept, no titles or header line.
+"""``--format csv``: one table (:func:`~.builders.data_table`: the statistics, or with ``--per-keypoint``
+the per-keypoint rows), every digit kept, no title or header line.
 
 Fractions, differences and numbers are Python's ``repr`` of the raw value (a
 fraction stays a fraction); undefined is the empty field.
@@ -8,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 
-from .builders import report_tables
+from .builders import data_table
 from .model import Cell, Kind, Report, Table
 
 EXACT_KINDS = (Kind.FRACTION, Kind.DIFFERENCE, Kind.NUMBER)
@@ -29,4 +30,4 @@ def render(table: Table) -> str:
 
 
 def write(report: Report, colour: bool = False) -> str:
-    return "\n\n".join(render(table) for table in report_tables(report))
+    return render(data_table(report))

@@ -40,7 +40,7 @@ class Table:
 
     columns: tuple[Column, ...]
     rows: tuple[tuple[Cell, ...], ...]
-    title: str = ""  # a line above the table, for people (not in CSV)
+    title: str = ""  # lines above the table, for people (not in CSV)
     highlighted: frozenset[int] = frozenset()
 
     @property
@@ -54,11 +54,14 @@ class Report:
 
     ``stats`` empty means the default: every statistic of the protocol for one
     run, :data:`~halpe_eval.output.builders.DEFAULT_COMPARE_STATS` when comparing.
+    ``seconds`` is shown in the header line when given (the table format on a
+    terminal only, so that every other output is the same bytes for the same inputs).
     """
 
     results: Sequence[EvalResult]
     names: Sequence[str]
     stats: Sequence[str] = ()
     keypoints: Sequence[KeypointRows] | None = None  # one list per run, with --per-keypoint
-    seconds: float = 0.0  # time taken, shown in the header line
+    seconds: float | None = None  # time taken
     backend: str = "native"
+    top: int | None = None  # per keypoint, only the weakest ``top`` (None: every keypoint, in skeleton order)

@@ -29,10 +29,14 @@ def shown_rows(table: Table) -> list[list[str]]:
 
 
 def laid_out(table: Table, cells: Sequence[Sequence[str]], style: str) -> str:
-    """``cells`` under the table's headers in a tabulate ``style``, with the title (if any) on the line above."""
-    text = tabulate(cells, headers=table.headers, tablefmt=style, disable_numparse=True,
+    """``cells`` under the table's headers in a tabulate ``style`` (without the title)."""
+    return tabulate(cells, headers=table.headers, tablefmt=style, disable_numparse=True,
                     colalign=[column.align for column in table.columns])
-    return f"{table.title}\n{text}" if table.title else text
+
+
+def titled(title: str, text: str, gap: str = "\n") -> str:
+    """``text`` under ``title`` (if any), ``gap`` between them."""
+    return f"{title}{gap}{text}" if title else text
 
 
 def one_after_another(blocks: Sequence[str]) -> str:

@@ -9,7 +9,7 @@ import click
 
 from .builders import report_tables
 from .model import Cell, Column, Kind, Report, Table
-from .people import laid_out, one_after_another, shown_rows
+from .people import laid_out, one_after_another, shown_rows, titled
 
 STYLE = "simple"
 
@@ -19,7 +19,7 @@ def render(table: Table, colour: bool = False) -> str:
     if colour:
         cells = [_coloured(texts, values, table, position) for position, (texts, values)
                  in enumerate(zip(cells, table.rows))]
-    return laid_out(table, cells, STYLE)
+    return titled(table.title, laid_out(table, cells, STYLE))
 
 
 def _coloured(texts: list[str], values: tuple[Cell, ...], table: Table, position: int) -> list[str]:
