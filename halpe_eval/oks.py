@@ -54,7 +54,10 @@ def pair_oks(
 
     def block(start: int) -> None:
         sl = slice(start, start + BLOCK_PAIRS)
-        d = dt_xy[pair_dt[sl]][:, columns].astype(coord, copy=False)
+        rows = pair_dt[sl]
+        # Gather only the part's columns of each row (a whole skeleton is several times larger).
+        d = (dt_xy[rows, columns] if isinstance(columns, slice) else dt_xy[rows[:, None], columns])
+        d = d.astype(coord, copy=False)
         g = pair_gt[sl]
         oks = out[sl]
         lab = n_labelled[g] > 0

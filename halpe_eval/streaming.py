@@ -67,7 +67,7 @@ class StreamingEvaluator:
         name = f"update #{len(self._batches) + 1}"
         self._batches.append(predictions_from_arrays(
             self.ground_truth, image_ids, keypoints, scores, boxes=boxes, areas=areas, part_scores=part_scores,
-            category_ids=category_ids, protocol=self.protocol, name=name))
+            category_ids=category_ids, protocol=self.protocol, name=name, warn=False))
 
     def update_results(self, source: Any, name: str | None = None) -> None:
         """Keep the predictions of a results file (a path, '-' for stdin) or a parsed results list, read and

@@ -8,7 +8,6 @@ keypoints (the protocol's ``area_keypoints``), unless ``areas`` are given.
 """
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,8 +16,8 @@ import numpy as np
 from ..errors import InputError
 from ..protocol import Protocol
 from .ground_truth import GroundTruth
-from .predictions import Predictions, finish_predictions
-from .records import Columns, index_in
+from .predictions import Predictions, scored_warnings
+from .records import index_in
 
 ARRAYS_FORMAT = "arrays"
 
@@ -26,11 +25,12 @@ ARRAYS_FORMAT = "arrays"
 def predictions_from_arrays(gt: GroundTruth, image_ids: Any, keypoints: Any, scores: Any, *,
                             boxes: Any = None, areas: Any = None, part_scores: Mapping[str, Any] | None = None,
                             category_ids: Any = None, protocol: Protocol | None = None,
-                            name: str = "<arrays>") -> Predictions:
+                            name: str = "<arrays>", warn: bool = True) -> Predictions:
     """One batch of predictions checked against ``gt``, exactly as a results file with the same values.
 
     ``category_ids`` (N,) may be left out when the GT has one category; ``part_scores`` maps a part
     to (N,) scores ranking that part's predictions (NaN: none, the prediction's score is used).
+    ``warn=False`` leaves the warnings to the caller (the streaming evaluator says them once).
     """
     proto = protocol or gt.protocol
     kp = _float_array(keypoints, "keypoints", name)
@@ -38,23 +38,24 @@ def predictions_from_arrays(gt: GroundTruth, image_ids: Any, keypoints: Any, sco
     if kp.ndim != 3 or kp.shape[1:] != (proto.num_keypoints, 3):
         raise InputError(f"{name}: keypoints have shape {tuple(kp.shape)}, expected (N, {proto.num_keypoints}, 3) "
                          f"for protocol {proto.name} (x, y, score per keypoint)")
-    ids = _int_array(image_ids, "image_ids", n, name)
+    image_index = _image_index(_int_array(image_ids, "image_ids", n, name), gt, name)
     score = _float_array(scores, "scores", name)
     _check_length(score, n, "scores", name)
     scored = kp[:, :, 2] > 0
-    columns = Columns(
-        image_ids=_known_images(ids, gt, name),
-        category_ids=_categories(category_ids, gt, n, name),
-        score=score,
+    positive = {"*": np.asarray(scored.any(axis=1)),
+                **{part: np.asarray(scored[:, list(idx)].any(axis=1)) for part, idx in proto.parts.items()}}
+    return Predictions(
+        source=name,
+        format=ARRAYS_FORMAT,
+        image_index=image_index,
+        category_index=_category_index(category_ids, gt, n, name),
         keypoints=kp[:, :, :2].astype(proto.coordinate_dtype),
+        score=score,
         area=_areas(kp, boxes, areas, proto, n, name),
-        positive={"*": np.asarray(scored.any(axis=1)), **{part: np.asarray(scored[:, list(idx)].any(axis=1))
-                                                          for part, idx in proto.parts.items()}},
+        positive=positive,
         part_scores={part: _part_score(values, part, proto, n, name) for part, values in (part_scores or {}).items()},
-        bbox_area=boxes is not None,
-        formats=(),
+        warnings=tuple(scored_warnings(gt, image_index, positive["*"], name)) if warn else (),
     )
-    return dataclasses.replace(finish_predictions(columns, gt, name, False), format=ARRAYS_FORMAT)
 
 
 def _float_array(values: Any, what: str, name: str) -> np.ndarray:
@@ -83,21 +84,28 @@ def _int_array(values: Any, what: str, n: int, name: str) -> np.ndarray:
     return array
 
 
-def _known_images(ids: np.ndarray, gt: GroundTruth, name: str) -> list:
-    """The ids as a list (for the shared resolution step), after refusing the first unknown one at once."""
-    _, known = index_in(gt.image_ids, ids)
+def _image_index(ids: np.ndarray, gt: GroundTruth, name: str) -> np.ndarray:
+    """Each prediction's GT image index; an unknown image id is refused."""
+    index, known = index_in(gt.image_ids, ids)
     if not known.all():
         i = int(np.flatnonzero(~known)[0])
         raise InputError(f"{name}: prediction #{i}: image_id {int(ids[i])} is not in the ground truth's 'images'")
-    return ids.tolist()
+    return index
 
 
-def _categories(category_ids: Any, gt: GroundTruth, n: int, name: str) -> np.ndarray:
-    if category_ids is not None:
-        return _int_array(category_ids, "category_ids", n, name)
-    if len(gt.category_ids) != 1:
-        raise InputError(f"{name}: the ground truth has {len(gt.category_ids)} categories: pass category_ids")
-    return np.full(n, gt.category_ids[0], dtype=np.int64)
+def _category_index(category_ids: Any, gt: GroundTruth, n: int, name: str) -> np.ndarray:
+    """Each prediction's GT category index (default: the GT's only category); an unknown id is refused."""
+    if category_ids is None:
+        if len(gt.category_ids) != 1:
+            raise InputError(f"{name}: the ground truth has {len(gt.category_ids)} categories: pass category_ids")
+        return np.zeros(n, dtype=np.int64)
+    ids = _int_array(category_ids, "category_ids", n, name)
+    index, known = index_in(gt.category_ids, ids)
+    if not known.all():
+        i = int(np.flatnonzero(~known)[0])
+        raise InputError(f"{name}: prediction #{i}: category_id {int(ids[i])} is not in the ground truth's "
+                         f"'categories'")
+    return index
 
 
 def _areas(kp: np.ndarray, boxes: Any, areas: Any, proto: Protocol, n: int, name: str) -> np.ndarray:
