@@ -2,12 +2,15 @@
 the exit status (0 success, 1 a ``--fail-under`` threshold failed, 2 usage error or bad input). Nothing else."""
 from __future__ import annotations
 
+import glob
+import re
 import sys
 import time
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Union
 
 import click
 
@@ -19,7 +22,8 @@ from .output import WRITERS, Report, write_per_image
 from .output.builders import DEFAULT_COMPARE_STATS
 from .output.progress import ProgressBar
 from .protocol import COCO_STAT_NAMES, Protocol, builtin_names, load_protocol
-from .reading.ground_truth import load_ground_truth
+from .reading.ground_truth import GroundTruth, load_ground_truth
+from .reading.predictions import Predictions, load_shards
 from .results import EvalResult
 
 EPILOG = """\b
@@ -73,7 +77,7 @@ def _one_line(exc: click.ClickException) -> str:
 
 @click.command(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
 @click.argument("gt", metavar="GT.json")
-@click.argument("preds", metavar="PRED.json [PRED2.json ...]", nargs=-1, required=True)
+@click.argument("preds", metavar="PRED.json [PRED2.json ...]", nargs=-1)
 @click.option(
     "--protocol", "-p", metavar="NAME|FILE", default=None,
     help=f"Protocol: {', '.join(builtin_names())}, or a protocol file (TOML/JSON, see docs/protocols.md). "
@@ -97,8 +101,12 @@ def _one_line(exc: click.ClickException) -> str:
 @click.option("--fail-under", "gates", metavar="PART.STAT=VALUE", multiple=True,
               help="Exit 1 if PART.STAT is below VALUE (fraction, or percent with %). Repeatable. "
               "Comparing runs, it applies to every run but the first (the baseline).")
+@click.option("--shards", "shard_patterns", metavar="'GLOB'", multiple=True,
+              help="Score every file matching GLOB (quoted; in name order, rank10 after rank9) as one run, e.g. "
+              "the prediction files of several ranks. Repeatable: one run each, after the PRED files.")
 @click.option("--name", "names", metavar="NAME", multiple=True,
-              help="Name of each run, in the order of the PRED files (default: file stem). Repeatable.")
+              help="Name of each run, in the order of the PRED files then --shards (default: file stem or "
+              "pattern). Repeatable.")
 @click.option("--stats", metavar="AP,AR,...", default=None,
               help=f"Statistics to show (default: all; {','.join(DEFAULT_COMPARE_STATS)} when comparing runs).")
 @click.option("--per-keypoint", is_flag=True,
@@ -114,7 +122,7 @@ def _one_line(exc: click.ClickException) -> str:
 @click.option("--quiet", "-q", is_flag=True, help="No warnings or progress on stderr.")
 @click.version_option(__version__, prog_name="halpe-eval")
 def main(gt, preds, protocol, backend, fmt, output, split_hands, sigmas_file, allow_unknown_images, gates,
-         names, stats, per_keypoint, top, per_image_file, plot_dir, profile, quiet):
+         shard_patterns, names, stats, per_keypoint, top, per_image_file, plot_dir, profile, quiet):
     """Score whole-body keypoint predictions (COCO results) against COCO-format ground truth.
 
     Prints OKS AP/AR per part (body, foot, face, hands, wholebody) with the
@@ -123,6 +131,7 @@ def main(gt, preds, protocol, backend, fmt, output, split_hands, sigmas_file, al
     being the baseline.
     """
     stats = _chosen_stats(stats, protocol)
+    preds = [*preds, *(_shard_run(pattern) for pattern in shard_patterns)]
     names = _checked_names(names, preds)
     _check_combinations(gt, preds, backend, sigmas_file, allow_unknown_images, per_keypoint, top, per_image_file)
     if gates:  # the syntax and statistics now, the part names once the rows are known
@@ -147,10 +156,14 @@ def main(gt, preds, protocol, backend, fmt, output, split_hands, sigmas_file, al
     sys.exit(1 if _print_failures(results[gated], names[gated], thresholds, len(results) > 1) else 0)
 
 
-def _check_combinations(gt: str, preds: Sequence[str], backend: str, sigmas_file: str | None,
+def _check_combinations(gt: str, preds: Sequence[Run], backend: str, sigmas_file: str | None,
                         allow_unknown_images: bool, per_keypoint: bool, top: int | None,
                         per_image_file: str | None) -> None:
     """Options that cannot go together: a usage error."""
+    if not preds:
+        raise click.UsageError("give a PRED.json file to score (or --shards 'GLOB')")
+    if backend == "reference" and any(isinstance(p, ShardRun) for p in preds):
+        raise click.UsageError("--shards needs --backend native")
     if backend == "reference" and (sigmas_file or allow_unknown_images or per_keypoint or per_image_file):
         raise click.UsageError(
             "--sigmas, --allow-unknown-images, --per-keypoint and --per-image need --backend native")
@@ -192,7 +205,7 @@ def _bad_stats(said: str, known: Sequence[str]) -> click.BadParameter:
     return click.BadParameter(f"{said}; choose from {', '.join(known)}", param_hint="'--stats'")
 
 
-def _checked_names(names: Sequence[str], preds: Sequence[str]) -> list[str]:
+def _checked_names(names: Sequence[str], preds: Sequence[Run]) -> list[str]:
     """``--name`` once per prediction file, each its own; else the file stems."""
     if names and len(names) != len(preds):
         raise click.UsageError(f"--name was given {len(names)} time(s) for {len(preds)} prediction file(s)")
@@ -201,8 +214,32 @@ def _checked_names(names: Sequence[str], preds: Sequence[str]) -> list[str]:
     return list(names) or _run_names(preds)
 
 
-def _run_names(preds: Sequence[str]) -> list[str]:
-    stems = [Path(p).name.split(".")[0] if p != "-" else "stdin" for p in preds]
+@dataclass(frozen=True)
+class ShardRun:
+    """The files one ``--shards`` pattern matched, in name order: one run."""
+
+    pattern: str
+    files: tuple[str, ...]
+
+
+Run = Union[str, ShardRun]  # a PRED file, or shards
+
+
+def _shard_run(pattern: str) -> ShardRun:
+    files = sorted(glob.glob(pattern), key=_natural_order)
+    if not files:
+        raise click.BadParameter(f"{pattern!r} matches no file", param_hint="'--shards'")
+    return ShardRun(pattern, tuple(files))
+
+
+def _natural_order(path: str) -> list:
+    """rank2 before rank10: digit runs compare as numbers."""
+    return [int(piece) if piece.isdigit() else piece for piece in re.split(r"(\d+)", path)]
+
+
+def _run_names(preds: Sequence[Run]) -> list[str]:
+    stems = [Path(p.pattern if isinstance(p, ShardRun) else p).name.split(".")[0] if p != "-" else "stdin"
+             for p in preds]
     return stems if len(set(stems)) == len(stems) else [f"{i + 1}:{s}" for i, s in enumerate(stems)]
 
 
@@ -214,7 +251,7 @@ def _thresholds(gates: Sequence[str], stat_names: Sequence[str], parts: Sequence
         raise click.BadParameter(str(exc), param_hint="'--fail-under'") from None
 
 
-def _score(gt: str, preds: Sequence[str], protocol: str | None, backend: str, quiet: bool,
+def _score(gt: str, preds: Sequence[Run], protocol: str | None, backend: str, quiet: bool,
            **options) -> list[EvalResult]:
     """Every run, with progress on a terminal; an input error or a bug of ours is one line and exit 2."""
     try:
@@ -230,7 +267,7 @@ def _score(gt: str, preds: Sequence[str], protocol: str | None, backend: str, qu
         _fail(f"{type(exc).__name__}: {exc}; please report it with the command line", prefix="internal error")
 
 
-def _evaluate_all(gt: str, preds: Sequence[str], protocol: str | None, backend: str, bar: ProgressBar,
+def _evaluate_all(gt: str, preds: Sequence[Run], protocol: str | None, backend: str, bar: ProgressBar,
                   **options) -> list[EvalResult]:
     """The runs in order, each driving its share of the progress bar."""
     if backend == "reference":
@@ -242,11 +279,16 @@ def _evaluate_all(gt: str, preds: Sequence[str], protocol: str | None, backend: 
             results.append(evaluate_reference(gt, p, protocol, split_hands=options["split_hands"]))
             bar.run(i)("done", 1.0)
         return results
-    if len(preds) == 1:  # evaluate() overlaps reading the GT with parsing the predictions
+    if len(preds) == 1 and not isinstance(preds[0], ShardRun):  # evaluate() reads the GT while parsing them
         return [evaluate(gt, preds[0], protocol, progress=bar.run(0), **options)]
     bar.run(0)("reading ground truth", 0.0)
     ground_truth = load_ground_truth(gt, protocol)  # parsed once for every run
-    return [evaluate(ground_truth, p, protocol, progress=bar.run(i), **options) for i, p in enumerate(preds)]
+    return [evaluate(ground_truth, _shards_read(p, ground_truth, options) if isinstance(p, ShardRun) else p,
+                     protocol, progress=bar.run(i), **options) for i, p in enumerate(preds)]
+
+
+def _shards_read(run: ShardRun, ground_truth: GroundTruth, options: dict) -> Predictions:
+    return load_shards(list(run.files), ground_truth, run.pattern, options["allow_unknown_images"])
 
 
 def _option_warnings(protocol: Protocol, split_hands: bool) -> list[str]:

@@ -164,3 +164,23 @@ def test_sigmas_and_options_are_recorded_like_evaluate():
     result = evaluator.compute()
     expected = evaluate(gt, preds, sigmas=sigmas, split_hands=True)
     assert result.stats() == expected.stats() and result.options == expected.options
+
+
+# ---------------------------------------------------------------- the command line: --shards
+
+
+def test_shards_on_the_command_line_score_as_one_run(tmp_path):
+    import json
+
+    from conftest import run_cli
+
+    gt, preds = case(10)
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    for rank, rows in enumerate(np.array_split(np.arange(len(preds)), 11)):  # rank10 must come after rank9
+        (tmp_path / f"preds-rank{rank}.json").write_text(json.dumps([preds[r] for r in rows]))
+    code, out, _ = run_cli(tmp_path / "gt.json", "--shards", str(tmp_path / "preds-rank*.json"), "--format", "json",
+                           "-q")
+    assert code == 0
+    assert json.loads(out)["parts"] == evaluate(gt, preds).stats()
+    code, _, err = run_cli(tmp_path / "gt.json", "--shards", str(tmp_path / "none*.json"))
+    assert code == 2 and "matches no file" in err and len(err.splitlines()) == 1

@@ -115,8 +115,16 @@ def scored_warnings(gt: GroundTruth, image_index: np.ndarray, scored: np.ndarray
     return warnings
 
 
-def concatenate(batches: list[Predictions], gt: GroundTruth, name: str) -> Predictions:
-    """Batches of predictions as one, in arrival order; warnings said once for the whole."""
+def load_shards(paths: list[str], gt: GroundTruth, name: str, allow_unknown_images: bool = False) -> Predictions:
+    """Several results files as one run, in the order given (each read as :func:`load_predictions` reads it,
+    its warnings naming it)."""
+    shards = [load_predictions(path, gt, allow_unknown_images=allow_unknown_images) for path in paths]
+    return concatenate(shards, gt, name, warnings=[w for shard in shards for w in shard.warnings])
+
+
+def concatenate(batches: list[Predictions], gt: GroundTruth, name: str,
+                warnings: list[str] | None = None) -> Predictions:
+    """Batches of predictions as one, in arrival order; ``warnings`` None: said anew, once for the whole."""
     if not batches:
         raise InputError(f"{name}: no predictions were given (call update() first)")
 
@@ -136,5 +144,5 @@ def concatenate(batches: list[Predictions], gt: GroundTruth, name: str) -> Predi
         positive=positive,
         part_scores={k: np.concatenate([b.part_scores.get(k, np.full(len(b), np.nan)) for b in batches])
                      for k in {k for b in batches for k in b.part_scores}},
-        warnings=tuple(scored_warnings(gt, image_index, positive["*"], name)),
+        warnings=tuple(scored_warnings(gt, image_index, positive["*"], name) if warnings is None else warnings),
     )
