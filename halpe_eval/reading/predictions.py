@@ -123,8 +123,11 @@ def load_shards(paths: list[str], gt: GroundTruth, name: str, allow_unknown_imag
 
 
 def concatenate(batches: list[Predictions], gt: GroundTruth, name: str,
-                warnings: list[str] | None = None) -> Predictions:
-    """Batches of predictions as one, in arrival order; ``warnings`` None: said anew, once for the whole."""
+                warnings: list[str] | None = None, keypoints_out: np.ndarray | None = None) -> Predictions:
+    """Batches of predictions as one, in arrival order; ``warnings`` None: said anew, once for the whole.
+
+    ``keypoints_out``, of the right shape and dtype, receives the keypoints (memory the caller reuses).
+    """
     if not batches:
         raise InputError(f"{name}: no predictions were given (call update() first)")
 
@@ -138,7 +141,7 @@ def concatenate(batches: list[Predictions], gt: GroundTruth, name: str,
         format=batches[0].format,
         image_index=image_index,
         category_index=joined("category_index"),
-        keypoints=joined("keypoints"),
+        keypoints=np.concatenate([b.keypoints for b in batches], out=keypoints_out),
         score=joined("score"),
         area=joined("area"),
         positive=positive,
