@@ -183,3 +183,16 @@ def test_reference_backend_keeps_repeated_records_repeated(protocol_name):
     assert theirs.keys() == ours.keys()
     for part, stats in ours.items():
         assert theirs[part] == pytest.approx(stats, abs=1e-9), part
+
+
+def test_reference_backend_records_its_options_as_native_does(tmp_path):
+    from halpe_eval.oracles import evaluate_reference
+    from halpe_eval.protocol import BUILTIN_DIR
+
+    oracle_of("halpe136")
+    gt, preds = case(13)
+    as_file = tmp_path / "my-halpe.json"
+    as_file.write_text((BUILTIN_DIR / "halpe136.json").read_text())
+    native = evaluate(gt, preds, str(as_file), split_hands=False)
+    reference = evaluate_reference(gt, preds, str(as_file))
+    assert native.options == reference.options == {"protocol_file": str(as_file)}
