@@ -30,6 +30,7 @@ class SynthOptions:
     first_ann_id: int = 1
     score_decimals: int = 2  # coarse scores make ties
     float32_text: bool = False  # coordinates as float32 values printed with 17 digits
+    num_keypoints_noise: float = 0.2  # share of GT whose num_keypoints disagrees with the flags (pycocotools reads it)
 
 
 def make_dataset(seed: int, protocol="halpe136", options: SynthOptions = SynthOptions()) -> tuple[dict, list]:
@@ -52,13 +53,15 @@ def make_dataset(seed: int, protocol="halpe136", options: SynthOptions = SynthOp
         for _ in range(n_people):
             person = _person(rng, width, height, k, part_of)
             people.append(person)
-            anns.append(_annotation(person, image_id, next_id, iscrowd=0, rng=rng))
+            anns.append(_annotation(person, image_id, next_id, 0, rng, proto.num_keypoints_counts,
+                                    options.num_keypoints_noise))
             next_id += 1
         if not empty and rng.random() < options.crowd_rate:
             crowd = _person(rng, width, height, k, part_of)
             if not options.crowd_keypoints:
                 crowd["kps"][:] = 0
-            anns.append(_annotation(crowd, image_id, next_id, iscrowd=1, rng=rng))
+            anns.append(_annotation(crowd, image_id, next_id, 1, rng, proto.num_keypoints_counts,
+                                    options.num_keypoints_noise))
             next_id += 1
             people.append(crowd)
 
@@ -123,10 +126,11 @@ def _person(rng, width, height, k, part_of) -> dict:
     return {"kps": kps, "box": [x, y, w, h]}
 
 
-def _annotation(person, image_id, ann_id, iscrowd, rng) -> dict:
+def _annotation(person, image_id, ann_id, iscrowd, rng, counted, noise) -> dict:
+    """A GT record; ``num_keypoints`` counts the labelled keypoints among ``counted`` (what the dataset counts)."""
     x, y, w, h = person["box"]
     kps = person["kps"]
-    labelled = int((kps[:, 2] > 0).sum())
+    labelled = int((kps[list(counted), 2] > 0).sum())
     return {
         "id": ann_id,
         "image_id": image_id,
@@ -135,8 +139,8 @@ def _annotation(person, image_id, ann_id, iscrowd, rng) -> dict:
         "bbox": [round(x, 2), round(y, 2), round(w, 2), round(h, 2)],
         "area": round(w * h * float(rng.uniform(0.4, 0.9)), 3),
         "keypoints": [round(float(v), 2) if i % 3 != 2 else int(v) for i, v in enumerate(kps.ravel())],
-        # Halpe's own files often disagree with the flags; the evaluator must not trust this field.
-        "num_keypoints": labelled if rng.random() < 0.8 else max(labelled - 3, 0),
+        # Some disagree with the flags, so that pycocotools' use of the field is exercised.
+        "num_keypoints": labelled if rng.random() >= noise else max(labelled - 3, 0),
     }
 
 

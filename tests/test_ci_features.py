@@ -80,7 +80,7 @@ def test_compare_runs_table_and_json(fixture_pair, worse_preds):
 
     code, out, _ = run(fixture_pair[0], fixture_pair[1], worse_preds, "--name", "base", "--name", "new", "-q")
     lines = out.splitlines()
-    assert lines[:3] == ["protocol halpe136 | 12 images | 21 GT people", "base: 37 predictions", "new: 37 predictions"]
+    assert lines[:3] == ["protocol halpe136 | 12 images | 30 GT people", "base: 49 predictions", "new: 49 predictions"]
     assert lines[3].split() == ["part", "base", "AP", "base", "AP50", "base", "AP75", "base", "AR",
                                 "new", "AP", "new", "AP50", "new", "AP75", "new", "AR",
                                 "new", "ΔAP", "new", "ΔAP50", "new", "ΔAP75", "new", "ΔAR"]

@@ -63,10 +63,10 @@ def test_compare_prints_a_shared_line_and_one_line_per_run_in_table_and_markdown
     args = (gt, *preds, "--name", "base", "--name", "new", "--name", "alpha", "-q", "--split-hands")
     code, table, _ = run(*args)
     assert code == 0
-    expected = ["protocol halpe136 | 12 images | 21 GT people",
-                "base: 37 predictions | split hands",
-                "new: 37 predictions | split hands",
-                "alpha: 37 predictions (AlphaPose results (image_id by file name)) | split hands"]
+    expected = ["protocol halpe136 | 12 images | 30 GT people",
+                "base: 49 predictions | split hands",
+                "new: 49 predictions | split hands",
+                "alpha: 49 predictions (AlphaPose results (image_id by file name)) | split hands"]
     assert table.splitlines()[:4] == expected
     assert table.splitlines()[4].split()[0] == "part"
     _, markdown, _ = run(*args, "--format", "markdown")
@@ -149,7 +149,7 @@ def test_sigmas_and_split_hands_are_in_the_header_and_the_json(fixture_pair, tmp
     sha256 = options["sigmas"]["sha256"]
     assert len(sha256) == 64 and int(sha256, 16) >= 0
     header = run(gt, preds, "--sigmas", "s.json", "--split-hands", "-q")[1].splitlines()[0]
-    assert header == f"protocol halpe136 | 12 images | 21 GT people | 37 predictions | split hands | " \
+    assert header == f"protocol halpe136 | 12 images | 30 GT people | 49 predictions | split hands | " \
                      f"sigmas s.json (sha256 {sha256[:8]}…)"
     doc = json.loads(run(gt, preds, preds, "--sigmas", "s.json", "--format", "json", "-q")[1])
     assert [r["options"] for r in doc["runs"]] == [{"sigmas": {"source": "s.json", "sha256": sha256}}] * 2
