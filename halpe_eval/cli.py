@@ -2,7 +2,6 @@
 the exit status (0 success, 1 a ``--fail-under`` threshold failed, 2 usage error or bad input). Nothing else."""
 from __future__ import annotations
 
-import glob
 import re
 import sys
 import time
@@ -14,7 +13,7 @@ from typing import Any, NoReturn, Union
 
 import click
 
-from . import __version__, breakdown
+from . import __version__
 from .errors import InputError
 from .evaluate import evaluate
 from .gate import Threshold, failures, parse_threshold
@@ -147,13 +146,19 @@ def main(gt, preds, protocol, backend, fmt, output, split_hands, sigmas_file, al
         _print_warnings(results, _option_warnings(used, split_hands))
     if profile:
         _print_profile(results, names)
-    keypoints = [breakdown.per_keypoint(r) for r in results] if per_keypoint else None
+    keypoints = _per_keypoint(results) if per_keypoint else None
     shown_seconds = seconds if fmt == "table" and sys.stdout.isatty() else None  # else the same bytes every time
     report = Report(results, names, stats, keypoints, shown_seconds, backend, top)
     _write_files(report, output, per_image_file, plot_dir)
     click.echo(WRITERS[fmt](report, sys.stdout.isatty()))
     gated = slice(1, None) if len(results) > 1 else slice(None)  # comparing, the first run is the baseline
     sys.exit(1 if _print_failures(results[gated], names[gated], thresholds, len(results) > 1) else 0)
+
+
+def _per_keypoint(results: Sequence[EvalResult]) -> list:
+    from .breakdown import per_keypoint
+
+    return [per_keypoint(result) for result in results]
 
 
 def _check_combinations(gt: str, preds: Sequence[Run], backend: str, sigmas_file: str | None,
@@ -226,6 +231,8 @@ Run = Union[str, ShardRun]  # a PRED file, or shards
 
 
 def _shard_run(pattern: str) -> ShardRun:
+    import glob
+
     files = sorted(glob.glob(pattern), key=_natural_order)
     if not files:
         raise click.BadParameter(f"{pattern!r} matches no file", param_hint="'--shards'")

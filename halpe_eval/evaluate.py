@@ -7,7 +7,6 @@ releases the GIL); a mean row (COCO-WholeBody's hands) averages its parts.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Sequence
@@ -107,6 +106,8 @@ def chosen_options(proto: Protocol, protocol: Protocol | str | None, split_hands
         options["split_hands"] = True
     if sigmas is not None:
         source = display_name(sigmas) if isinstance(sigmas, (str, Path)) else "<list>"
+        import hashlib
+
         values = json.dumps(list(proto.sigmas)).encode()
         options["sigmas"] = {"source": source, "sha256": hashlib.sha256(values).hexdigest()}
     if allow_unknown_images:

@@ -7,18 +7,19 @@ to the serial reader, which also words the error exactly.
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..protocol import Protocol
 from .ground_truth import GroundTruth
 from .jsonio import display_name, iter_array_chunks, iter_range_chunks, split_point
 from .predictions import Predictions, finish_predictions
 from .records import Columns, area_from_bbox, columns_of_chunks
+
+if TYPE_CHECKING:  # imported when workers are started: a plain small run never needs them
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 PARALLEL_MIN_BYTES = 32 << 20  # below this, worker processes cost more than they save
 RANGE_BYTES = 24 << 20  # bytes of prediction file per worker task
@@ -42,6 +43,9 @@ class PredictionReader:
         self._futures: list[Future] | None = None
         workers = workers if workers is not None else min(2, os.cpu_count() or 1)
         if workers > 1 and isinstance(source, (str, Path)) and _parallel_ok(source):
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
             try:
                 context = multiprocessing.get_context("fork")
             except ValueError:  # no fork on this platform: read serially
