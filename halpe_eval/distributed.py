@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .errors import InputError
 from .protocol import Protocol
 from .reading.ground_truth import GroundTruth
 from .results import EvalResult
@@ -28,6 +29,8 @@ def evaluate_on_dask(client: Any, gt: GroundTruth | dict | str | Path, shards: S
     evaluators are merged in shard order and scored on a worker. The result equals
     :func:`halpe_eval.evaluate` on the shards' predictions concatenated in that order.
     """
+    if not shards:
+        raise InputError("evaluate_on_dask: no shards given")
     empty = StreamingEvaluator(gt, protocol, split_hands=split_hands, sigmas=sigmas)
     shared = client.scatter(empty, broadcast=True)
     filled = [client.submit(filled_shard, shared, shard, pure=False) for shard in shards]

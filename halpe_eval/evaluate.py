@@ -155,7 +155,7 @@ def _ground_truth(gt: GroundTruthLike, protocol: Protocol | str | None,
         if protocol is not None and load_protocol(protocol).num_keypoints != gt.protocol.num_keypoints:
             raise InputError(f"{gt.source}: read with protocol {gt.protocol.name}, not {load_protocol(protocol).name}")
         if reader is not None:
-            reader.start(gt.protocol)
+            reader.start(gt.protocol if protocol is None else load_protocol(protocol))  # the scoring protocol
         return gt
     if reader is not None and isinstance(gt, (str, Path)):  # start parsing predictions right away
         early = load_protocol(protocol) if protocol is not None else peek_protocol(gt)

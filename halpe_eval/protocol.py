@@ -89,7 +89,8 @@ class EvalParams:
         hits = np.flatnonzero(np.isclose(self.oks_thresholds, threshold))
         if not len(hits):
             shown = [round(t, 2) for t in self.oks_thresholds]
-            raise ValueError(f"OKS threshold {threshold} is not one of {shown}")
+            raise InputError(f"the protocol has no OKS threshold {threshold} (its thresholds: {shown}), which this "
+                             "output needs")
         return int(hits[0])
 
 

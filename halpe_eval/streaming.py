@@ -15,7 +15,6 @@ processes or ranks combine with :meth:`StreamingEvaluator.merge`.
 from __future__ import annotations
 
 import copy
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -54,7 +53,6 @@ class StreamingEvaluator:
         self.split_hands = split_hands
         self.options = chosen_options(proto, protocol, split_hands, sigmas, False)
         self._batches: list[Predictions] = []
-        self._memory: list[np.ndarray] = []  # see _keypoint_memory
 
     def __len__(self) -> int:
         """Predictions kept so far."""
@@ -74,34 +72,13 @@ class StreamingEvaluator:
     def update_results(self, source: Any, name: str | None = None) -> None:
         """Keep the predictions of a results file (a path, '-' for stdin) or a parsed results list, read and
         checked as :func:`halpe_eval.evaluate` reads them (every input format, gzip, JSON Lines)."""
-        self._batches.append(load_predictions(source, self.ground_truth, name=name))
+        self._batches.append(load_predictions(source, self.ground_truth, name=name, protocol=self.protocol))
 
     def fresh(self) -> StreamingEvaluator:
         """An evaluator with this one's GT (shared, not copied) and protocol, and no predictions."""
         other = copy.copy(self)
         other._batches = []
-        other._memory = []
         return other
-
-    def _keypoint_memory(self) -> np.ndarray | None:
-        """Room for the keypoints of every prediction kept, reused from an earlier ``compute`` whose result no
-        longer holds it (each epoch would otherwise fault in a fresh ~100 MB at val scale). Two are kept, so a
-        loop that holds the last epoch's result while computing the next one reuses too."""
-        if not self._batches:
-            return None
-        first = self._batches[0].keypoints
-        shape = (len(self),) + first.shape[1:]
-        for memory in self._memory:
-            if (memory.dtype == first.dtype and memory.shape[1:] == shape[1:] and len(memory) >= shape[0]
-                    and sys.getrefcount(memory) <= _OWN_REFERENCES):
-                return memory[: shape[0]]
-        memory = np.empty((int(shape[0] * 1.1) + 1,) + shape[1:], dtype=first.dtype)
-        self._memory = [*self._memory[-1:], memory]
-        return memory[: shape[0]]
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickled without the reusable memory."""
-        return {**self.__dict__, "_memory": []}
 
     def merge(self, other: StreamingEvaluator) -> StreamingEvaluator:
         """Add ``other``'s predictions after this one's (same GT and protocol); returns self."""
@@ -120,14 +97,11 @@ class StreamingEvaluator:
     def compute(self, keep_matches: bool = False) -> EvalResult:
         """Score every prediction kept, as :func:`halpe_eval.evaluate` would score them from one file."""
         tic = time.perf_counter()
-        preds = concatenate(self._batches, self.ground_truth, "<streaming>", keypoints_out=self._keypoint_memory())
+        preds = concatenate(self._batches, self.ground_truth, "<streaming>")
         timings = {"load_predictions": time.perf_counter() - tic}
         parts = score_rows(self.ground_truth, preds, self.protocol, self.protocol.part_names(self.split_hands),
                            keep_matches, timings)
         return EvalResult.of(self.protocol, parts, self.ground_truth, preds, timings, self.options)
-
-
-_OWN_REFERENCES = 3  # sys.getrefcount of memory only the evaluator holds: its list, the loop variable, the argument
 
 
 def _same_ground_truth(a: GroundTruth, b: GroundTruth) -> bool:

@@ -95,3 +95,11 @@ def test_nan_written_by_python_is_explained(tmp_path, halpe):
     lines.write_text("".join(json.dumps(p) + "\n" for p in bad))
     with pytest.raises(InputError, match=r"invalid JSON Lines: line 4: .*JSON has no NaN or Infinity"):
         evaluate(gt, str(lines))
+
+
+def test_json_lines_with_one_record(tmp_path, halpe):
+    gt, preds, _ = halpe
+    one = [p for p in preds if p["image_id"] == preds[0]["image_id"]][:1]
+    path = tmp_path / "one.jsonl"
+    path.write_text(json.dumps(one[0]) + "\n")
+    assert evaluate(gt, str(path)).stats() == evaluate(gt, one).stats()

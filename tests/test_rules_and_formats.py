@@ -130,3 +130,17 @@ def test_a_gt_annotation_is_read_by_the_same_adapters():
     assert np.array_equal(ground_truth([nested], proto).keypoints, ground_truth([person(LABELLED)], proto).keypoints)
     with pytest.raises(InputError, match=r"gt: annotation #0 \(id 1\): 'keypoints' is incomplete: 'lower_kpts'"):
         ground_truth([person(LABELLED[:6], lower_kpts=[1])], proto)
+
+
+def test_an_output_needing_a_threshold_the_protocol_lacks_is_an_input_error():
+    from halpe_eval import evaluate
+    from halpe_eval.breakdown import per_image
+
+    proto = toy(oks_thresholds={"start": 0.6, "stop": 0.9, "step": 0.1},
+                statistics={"AP": {"measure": "AP", "area": "all"}})
+    gt = {"images": [{"id": 1}], "categories": [{"id": 1}], "annotations": [dict(person(LABELLED), id=1)]}
+    result = evaluate(gt, [{"image_id": 1, "category_id": 1, "keypoints": LABELLED, "score": 1.0}], proto,
+                      keep_matches=True)
+    assert result.parts["all"].stats["AP"] == pytest.approx(1.0)
+    with pytest.raises(InputError, match=r"the protocol has no OKS threshold 0.5 \(its thresholds: \[0.6, 0.7"):
+        per_image(result)

@@ -184,3 +184,24 @@ def test_shards_on_the_command_line_score_as_one_run(tmp_path):
     assert json.loads(out)["parts"] == evaluate(gt, preds).stats()
     code, _, err = run_cli(tmp_path / "gt.json", "--shards", str(tmp_path / "none*.json"))
     assert code == 2 and "matches no file" in err and len(err.splitlines()) == 1
+
+
+def test_a_groundtruth_given_with_another_reading_protocol_reads_predictions_with_the_scoring_one():
+    """Reading settings (here area_keypoints) come from the protocol that scores, not the GT's."""
+    import dataclasses
+
+    from halpe_eval import load_ground_truth as read_gt
+
+    gt, preds = case(11)
+    narrow = dataclasses.replace(load_protocol("halpe136"), area_keypoints=(0, 1, 2))
+    arrays = read_gt(gt)  # read with the built-in halpe136
+    assert evaluate(arrays, preds, narrow).stats() == evaluate(gt, preds, narrow).stats()
+    evaluator = StreamingEvaluator(arrays, narrow)
+    evaluator.update_results(preds)
+    assert evaluator.compute().stats() == evaluate(gt, preds, narrow).stats()
+
+
+def test_a_bad_keypoints_value_is_one_error():
+    gt, _ = case(8)
+    with pytest.raises(InputError, match=r"keypoints have shape \(\), expected \(N, 136, 3\)"):
+        StreamingEvaluator(gt).update([1], 5.0, [1.0])

@@ -34,10 +34,10 @@ def predictions_from_arrays(gt: GroundTruth, image_ids: Any, keypoints: Any, sco
     """
     proto = protocol or gt.protocol
     kp = _float_array(keypoints, "keypoints", name)
-    n = len(kp)
     if kp.ndim != 3 or kp.shape[1:] != (proto.num_keypoints, 3):
         raise InputError(f"{name}: keypoints have shape {tuple(kp.shape)}, expected (N, {proto.num_keypoints}, 3) "
                          f"for protocol {proto.name} (x, y, score per keypoint)")
+    n = len(kp)
     image_index = _image_index(_int_array(image_ids, "image_ids", n, name), gt, name)
     score = _float_array(scores, "scores", name)
     _check_length(score, n, "scores", name)

@@ -40,10 +40,6 @@ class GroundTruth:
     num_keypoints: np.ndarray  # (G,) int64, -1 where the field is absent
     warnings: tuple[str, ...] = ()
 
-    @property
-    def num_keypoint_types(self) -> int:
-        return self.keypoints.shape[1]
-
 
 class _Annotation(NamedTuple):
     """One validated annotation record."""

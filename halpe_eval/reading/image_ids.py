@@ -26,7 +26,8 @@ def image_index(values: Sequence[Any], image_ids: np.ndarray, file_names: Sequen
     names = None
     for i, v in enumerate(values):
         if isinstance(v, str):
-            names = names or file_name_index(file_names)
+            if names is None:
+                names = file_name_index(file_names)
             out[i] = next((names[k] for k in (v, basename(v), stem(v)) if k in names), -1)
             if out[i] == AMBIGUOUS:
                 raise InputError(

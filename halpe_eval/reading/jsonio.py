@@ -104,9 +104,14 @@ def _non_finite_hint(exc: orjson.JSONDecodeError) -> str:
 
 
 def _parse_document_or_lines(raw: bytes, name: str) -> Any:
-    """A whole JSON document; or, when the text is JSON Lines (one object per line), the list of its objects."""
+    """A whole JSON document; or, when the text is JSON Lines (one object per line), the list of its objects.
+
+    A single line holding one prediction object is JSON Lines with one record.
+    """
     try:
-        return orjson.loads(raw)
+        value = orjson.loads(raw)
+        one_record = isinstance(value, dict) and "image_id" in value and b"\n" not in raw.strip()
+        return [value] if one_record else value
     except orjson.JSONDecodeError as exc:
         if not (raw.lstrip().startswith(b"{") and exc.lineno > 1 and exc.colno == 1):
             return _parse(raw, name)  # words the error

@@ -13,6 +13,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import InputError
+from ..protocol import Protocol
 from .formats import by_key, catch_all
 from .ground_truth import GroundTruth
 from .image_ids import image_index
@@ -39,14 +40,15 @@ class Predictions:
         return len(self.score)
 
 
-def load_predictions(source: Any, gt: GroundTruth, name: str | None = None,
-                     allow_unknown_images: bool = False) -> Predictions:
-    """A :class:`Predictions` from a path or a parsed results list, checked against ``gt``."""
+def load_predictions(source: Any, gt: GroundTruth, name: str | None = None, allow_unknown_images: bool = False,
+                     protocol: Protocol | None = None) -> Predictions:
+    """A :class:`Predictions` from a path or a parsed results list, checked against ``gt``, read with
+    ``protocol`` (the protocol that will score them; default: the GT's)."""
     from .parallel import PredictionReader
 
     reader = PredictionReader(source, name)
     try:
-        reader.start(gt.protocol)
+        reader.start(protocol or gt.protocol)
         return reader.load(gt, allow_unknown_images)
     finally:
         reader.close()
@@ -115,18 +117,18 @@ def scored_warnings(gt: GroundTruth, image_index: np.ndarray, scored: np.ndarray
     return warnings
 
 
-def load_shards(paths: list[str], gt: GroundTruth, name: str, allow_unknown_images: bool = False) -> Predictions:
+def load_shards(paths: list[str], gt: GroundTruth, name: str, allow_unknown_images: bool = False,
+                protocol: Protocol | None = None) -> Predictions:
     """Several results files as one run, in the order given (each read as :func:`load_predictions` reads it,
     its warnings naming it)."""
-    shards = [load_predictions(path, gt, allow_unknown_images=allow_unknown_images) for path in paths]
+    shards = [load_predictions(path, gt, allow_unknown_images=allow_unknown_images, protocol=protocol)
+              for path in paths]
     return concatenate(shards, gt, name, warnings=[w for shard in shards for w in shard.warnings])
 
 
 def concatenate(batches: list[Predictions], gt: GroundTruth, name: str,
-                warnings: list[str] | None = None, keypoints_out: np.ndarray | None = None) -> Predictions:
+                warnings: list[str] | None = None) -> Predictions:
     """Batches of predictions as one, in arrival order; ``warnings`` None: said anew, once for the whole.
-
-    ``keypoints_out``, of the right shape and dtype, receives the keypoints (memory the caller reuses).
     """
     if not batches:
         raise InputError(f"{name}: no predictions were given (call update() first)")
@@ -141,7 +143,7 @@ def concatenate(batches: list[Predictions], gt: GroundTruth, name: str,
         format=batches[0].format,
         image_index=image_index,
         category_index=joined("category_index"),
-        keypoints=np.concatenate([b.keypoints for b in batches], out=keypoints_out),
+        keypoints=joined("keypoints"),
         score=joined("score"),
         area=joined("area"),
         positive=positive,
