@@ -131,10 +131,7 @@ def _read(gt: GroundTruthLike, preds: PredictionsLike, protocol: Protocol | str 
         report("reading ground truth", 0.0)
         ground_truth = _ground_truth(gt, protocol, reader)
         report("reading predictions", READ_SHARE * gt_bytes / total)
-        proto = ground_truth.protocol if protocol is None else load_protocol(protocol)
-        if sigmas is not None:
-            table = read_json(sigmas) if isinstance(sigmas, (str, Path)) else (sigmas, "sigmas")
-            proto = proto.with_sigmas(*table)
+        proto = scoring_protocol(ground_truth, protocol, sigmas)
         timings["load_gt"] = time.perf_counter() - tic
         tic = time.perf_counter()
         if reader is not None:
@@ -148,12 +145,24 @@ def _read(gt: GroundTruthLike, preds: PredictionsLike, protocol: Protocol | str 
     return ground_truth, preds, proto
 
 
+def scoring_protocol(gt: GroundTruth, protocol: Protocol | str | None,
+                     sigmas: Sequence[float] | str | Path | None) -> Protocol:
+    """The protocol that scores ``gt``: the one given (with as many keypoints as the GT was read with) or the
+    GT's, with ``sigmas`` (a list, or a JSON file's path) in place of its table."""
+    proto = gt.protocol if protocol is None else load_protocol(protocol)
+    if proto.num_keypoints != gt.protocol.num_keypoints:
+        raise InputError(f"{gt.source}: read with protocol {gt.protocol.name}, not {proto.name}")
+    if sigmas is not None:
+        table = read_json(sigmas) if isinstance(sigmas, (str, Path)) else (sigmas, "sigmas")
+        proto = proto.with_sigmas(*table)
+    return proto
+
+
 def _ground_truth(gt: GroundTruthLike, protocol: Protocol | str | None,
                   reader: PredictionReader | None) -> GroundTruth:
     """The GT as arrays; ``reader`` is started with its protocol as early as that is known."""
     if isinstance(gt, GroundTruth):
-        if protocol is not None and load_protocol(protocol).num_keypoints != gt.protocol.num_keypoints:
-            raise InputError(f"{gt.source}: read with protocol {gt.protocol.name}, not {load_protocol(protocol).name}")
+        scoring_protocol(gt, protocol, None)  # refuses a protocol of another skeleton before reading on
         if reader is not None:
             reader.start(gt.protocol if protocol is None else load_protocol(protocol))  # the scoring protocol
         return gt

@@ -23,11 +23,10 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
-from .evaluate import chosen_options, score_rows
-from .protocol import Protocol, load_protocol
+from .evaluate import chosen_options, score_rows, scoring_protocol
+from .protocol import Protocol
 from .reading.arrays import predictions_from_arrays
 from .reading.ground_truth import GroundTruth, load_ground_truth
-from .reading.jsonio import read_json
 from .reading.predictions import Predictions, concatenate, load_predictions
 from .results import EvalResult
 
@@ -42,13 +41,7 @@ class StreamingEvaluator:
     def __init__(self, gt: GroundTruth | dict | str | Path, protocol: Protocol | str | None = None, *,
                  split_hands: bool = False, sigmas: Sequence[float] | str | Path | None = None):
         self.ground_truth = gt if isinstance(gt, GroundTruth) else load_ground_truth(gt, protocol)
-        proto = self.ground_truth.protocol if protocol is None else load_protocol(protocol)
-        if proto.num_keypoints != self.ground_truth.protocol.num_keypoints:
-            raise InputError(f"{self.ground_truth.source}: read with protocol {self.ground_truth.protocol.name}, "
-                             f"not {proto.name}")
-        if sigmas is not None:
-            table = read_json(sigmas) if isinstance(sigmas, (str, Path)) else (sigmas, "sigmas")
-            proto = proto.with_sigmas(*table)
+        proto = scoring_protocol(self.ground_truth, protocol, sigmas)
         self.protocol = proto
         self.split_hands = split_hands
         self.options = chosen_options(proto, protocol, split_hands, sigmas, False)

@@ -17,7 +17,7 @@ from ..errors import InputError
 from ..protocol import Protocol
 from .ground_truth import GroundTruth
 from .predictions import Predictions, scored_warnings
-from .records import index_in
+from .records import index_in, keypoint_area, positive_flags
 
 ARRAYS_FORMAT = "arrays"
 
@@ -41,9 +41,7 @@ def predictions_from_arrays(gt: GroundTruth, image_ids: Any, keypoints: Any, sco
     image_index = _image_index(_int_array(image_ids, "image_ids", n, name), gt, name)
     score = _float_array(scores, "scores", name)
     _check_length(score, n, "scores", name)
-    scored = kp[:, :, 2] > 0
-    positive = {"*": np.asarray(scored.any(axis=1)),
-                **{part: np.asarray(scored[:, list(idx)].any(axis=1)) for part, idx in proto.parts.items()}}
+    positive = positive_flags(kp, proto)
     return Predictions(
         source=name,
         format=ARRAYS_FORMAT,
@@ -118,9 +116,7 @@ def _areas(kp: np.ndarray, boxes: Any, areas: Any, proto: Protocol, n: int, name
         if box.shape != (n, 4) or (box[:, 2:] < 0).any():
             raise InputError(f"{name}: boxes must be (N, 4) [x, y, w, h] with w, h >= 0, got shape {box.shape}")
         return box[:, 2] * box[:, 3]
-    xy = kp[:, list(proto.area_keypoints), :2] if proto.area_keypoints else kp[:, :, :2]
-    extent = xy.max(axis=1) - xy.min(axis=1) if n else np.zeros((0, 2))
-    return extent[:, 0] * extent[:, 1]
+    return keypoint_area(kp, proto)
 
 
 def _part_score(values: Any, part: str, proto: Protocol, n: int, name: str) -> np.ndarray:

@@ -120,10 +120,8 @@ def chunk_columns(records: list, offset: int, protocol: Protocol, name: str, bbo
     categories = _category_column(records, where)
     score = number_column(records, "score", where)
     keypoints, formats = _keypoint_block(records, protocol, name, offset, where)
-    area = _bbox_area(records, where) if bbox_area else _keypoint_area(keypoints, protocol)
-    scored = keypoints[:, :, 2] > 0
-    positive = {"*": np.asarray(scored.any(axis=1))}
-    positive.update({part: np.asarray(scored[:, list(idx)].any(axis=1)) for part, idx in protocol.parts.items()})
+    area = _bbox_area(records, where) if bbox_area else keypoint_area(keypoints, protocol)
+    positive = positive_flags(keypoints, protocol)
     part_scores = {
         part: number_column(records, key, where, required=False)
         for part, key in protocol.part_score_keys.items()
@@ -181,7 +179,15 @@ def _keypoint_block(records: list, protocol: Protocol, name: str, offset: int,
     return keypoints, tuple(sorted(used))
 
 
-def _keypoint_area(keypoints: np.ndarray, protocol: Protocol) -> np.ndarray:
+def positive_flags(keypoints: np.ndarray, protocol: Protocol) -> dict[str, np.ndarray]:
+    """Part -> whether each prediction has a keypoint score > 0 in it ('*': the whole skeleton), from [D x K x 3]."""
+    scored = keypoints[:, :, 2] > 0
+    positive = {"*": np.asarray(scored.any(axis=1))}
+    positive.update({part: np.asarray(scored[:, list(idx)].any(axis=1)) for part, idx in protocol.parts.items()})
+    return positive
+
+
+def keypoint_area(keypoints: np.ndarray, protocol: Protocol) -> np.ndarray:
     """Area of the box around the protocol's ``area_keypoints`` (all keypoints by default)."""
     xy = keypoints[:, list(protocol.area_keypoints), :2] if protocol.area_keypoints else keypoints[:, :, :2]
     extent = xy.max(axis=1) - xy.min(axis=1) if len(xy) else np.zeros((0, 2))
