@@ -18,7 +18,7 @@ from .formats import by_key, catch_all
 from .ground_truth import GroundTruth
 from .image_ids import image_index
 from .messages import listing
-from .records import Columns, index_in
+from .records import Columns, index_in, joined_part_scores
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,6 @@ def concatenate(batches: list[Predictions], gt: GroundTruth, name: str,
         score=joined("score"),
         area=joined("area"),
         positive=positive,
-        part_scores={k: np.concatenate([b.part_scores.get(k, np.full(len(b), np.nan)) for b in batches])
-                     for k in {k for b in batches for k in b.part_scores}},
+        part_scores=joined_part_scores([(b.part_scores, len(b)) for b in batches]),
         warnings=tuple(scored_warnings(gt, image_index, positive["*"], name) if warnings is None else warnings),
     )

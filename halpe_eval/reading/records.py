@@ -49,7 +49,6 @@ class Columns:
         if len(chunks) == 1:
             return chunks[0]
         chunks = [c for c in chunks if len(c.score)] or chunks[:1]
-        part_score_keys = {k for c in chunks for k in c.part_scores}
 
         def joined(attr: str) -> np.ndarray:
             return np.concatenate([getattr(c, attr) for c in chunks])
@@ -61,13 +60,16 @@ class Columns:
             keypoints=_joined_keypoints(chunks),
             area=joined("area"),
             positive={k: np.concatenate([c.positive[k] for c in chunks]) for k in chunks[0].positive},
-            part_scores={
-                k: np.concatenate([c.part_scores.get(k, np.full(len(c.score), np.nan)) for c in chunks])
-                for k in part_score_keys
-            },
+            part_scores=joined_part_scores([(c.part_scores, len(c.score)) for c in chunks]),
             bbox_area=chunks[0].bbox_area,
             formats=tuple(sorted({f for c in chunks for f in c.formats})),
         )
+
+
+def joined_part_scores(pieces: list[tuple[dict[str, np.ndarray], int]]) -> dict[str, np.ndarray]:
+    """Part scores of consecutive pieces ({part: (n,)}, n) joined; a piece without a part's field reads NaN."""
+    parts = {part for scores, _ in pieces for part in scores}
+    return {part: np.concatenate([scores.get(part, np.full(n, np.nan)) for scores, n in pieces]) for part in parts}
 
 
 def _joined_keypoints(chunks: list[Columns]) -> np.ndarray:
