@@ -15,11 +15,11 @@ import click
 
 from . import __version__
 from .errors import InputError
-from .evaluate import evaluate
 from .gate import Threshold, failures, parse_threshold
 from .output import WRITERS, Report, write_per_image
 from .output.builders import DEFAULT_COMPARE_STATS
 from .output.progress import ProgressBar
+from .pipeline import evaluate
 from .protocol import COCO_STAT_NAMES, Protocol, builtin_names, load_protocol
 from .reading.ground_truth import GroundTruth, load_ground_truth
 from .reading.predictions import Predictions, load_shards

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
-from .evaluate import chosen_options, score_rows, scoring_protocol
+from .pipeline import chosen_options, score_rows, scoring_protocol
 from .protocol import Protocol
 from .reading.arrays import predictions_from_arrays
 from .reading.ground_truth import GroundTruth, load_ground_truth

@@ -72,3 +72,27 @@ def test_the_worked_example_in_the_protocol_docs_needs_no_code(tmp_path):
     assert list(small) == ["AP", "AP50", "APs", "APm", "APl"]
     assert all(small[s] == coco[s] for s in ("AP", "AP50", "APm", "APl"))
     assert small["APs"] is not None and small["APs"] != small["APm"]
+
+
+def test_import_is_lazy_and_public_names_resolve():
+    """``import halpe_eval`` loads no stage module; each public name still resolves to its home's object."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, halpe_eval\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('halpe_eval.'))\n"
+        "print(loaded)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+    import halpe_eval
+    from halpe_eval.pipeline import evaluate
+    from halpe_eval.streaming import StreamingEvaluator
+
+    assert halpe_eval.evaluate is evaluate
+    assert halpe_eval.StreamingEvaluator is StreamingEvaluator
+    assert set(halpe_eval.__all__) <= set(dir(halpe_eval))
+    for name in halpe_eval.__all__:
+        assert getattr(halpe_eval, name) is not None

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..evaluate import score_rows
+from ..pipeline import score_rows
 from ..protocol import EvalParams, Protocol
 from ..reading.ground_truth import GroundTruth
 from ..reading.predictions import Predictions

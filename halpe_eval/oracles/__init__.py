@@ -116,7 +116,7 @@ def evaluate_reference(gt_source: Any, preds_source: Any, protocol: Any = None,
     preds = prepare_predictions(preds, proto, checked_gt.image_ids[checked.image_index])
     raw = _run_with_one_line_errors(proto, gt, preds, where)
     parts = {row: _row_result(proto, row, raw) for row in proto.part_names(split_hands)}
-    from ..evaluate import chosen_options
+    from ..pipeline import chosen_options
 
     options = chosen_options(proto, protocol, split_hands, None, False)
     return EvalResult.of(proto, parts, checked_gt, checked, {"reference": time.perf_counter() - tic}, options)
