@@ -7,6 +7,15 @@ thresholds (``searchsorted`` left, 0 past the last recall reached); recall is
 the last cumulative recall.  A (category, area range) without non-ignored GT
 has precision and recall -1, and a statistic is the mean over entries > -1,
 or -1 (reported as undefined) when there are none.
+
+Computed from the true positives alone, for every category, area range and
+threshold at once: recall only rises at a true positive, and precision only
+rises there too (a false positive lowers it), so the precision envelope at any
+position equals the envelope at the next true positive, and every recall
+threshold above 0 is first reached at a true positive.  The threshold 0 is
+reached at the first prediction of the category, whatever it is.  The values
+are the oracle's: the same integer counts divided in the same float64 order.
+Shapes: A area ranges, T OKS thresholds, N predictions, K categories, R recall thresholds.
 """
 from __future__ import annotations
 
@@ -14,6 +23,8 @@ import numpy as np
 
 from .protocol import EvalParams
 from .results import Stats
+
+EPS = np.spacing(1)
 
 
 def accumulate(
@@ -26,24 +37,76 @@ def accumulate(
     n_categories: int,
     recall_thresholds: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """PR arrays of one part, category by category (cocoeval.accumulate).
+    """PR arrays of one part, every category at once (cocoeval.accumulate).
 
     ``score`` and ``category`` are (N,) per candidate, in matching order (grouped by image, then
     rank): that position breaks score ties.  ``true_pos`` and ``dt_ignored`` are [A x T x N],
     ``gt_ignored`` [A x G] with ``gt_category`` (G,).  Returns precision [T x R x K x A],
     recall [T x K x A] and the score at each recall threshold [T x R x K x A].
+    Candidates already in ranking order (category, score descending) are not re-sorted.
     """
-    n_thr, n_area = true_pos.shape[1], true_pos.shape[0]
-    shape = (n_thr, len(recall_thresholds), n_categories, n_area)
-    precision, scores = -np.ones(shape), -np.ones(shape)
+    n_area, n_thr, n = true_pos.shape
+    n_rec = len(recall_thresholds)
+    precision = -np.ones((n_thr, n_rec, n_categories, n_area))
+    score_at = -np.ones((n_thr, n_rec, n_categories, n_area))
     recall = -np.ones((n_thr, n_categories, n_area))
-    for k in range(n_categories):
-        sel = np.flatnonzero(category == k)
-        n_positive = (~gt_ignored[:, gt_category == k]).sum(axis=1)
-        precision[:, :, k], recall[:, k], scores[:, :, k] = precision_recall(
-            score[sel], sel, true_pos[:, :, sel], dt_ignored[:, :, sel], n_positive, recall_thresholds
-        )
-    return precision, recall, scores
+    order = ranking_order(score, category)
+    if order is not None:
+        score, category = score[order], category[order]
+        true_pos, dt_ignored = true_pos[:, :, order], dt_ignored[:, :, order]
+    counted = ~dt_ignored
+    n_counted = np.cumsum(counted, axis=2, dtype=np.int64)  # counted predictions up to each position
+    bounds = np.searchsorted(category, np.arange(n_categories + 1))  # category k holds [bounds[k], bounds[k+1])
+    n_positive = np.stack([np.bincount(gt_category[~ignored], minlength=n_categories) for ignored in gt_ignored])
+
+    area, thr, pos = np.nonzero(true_pos & counted)  # sorted by (area, threshold, position)
+    cat = category[pos]
+    group = (area * n_thr + thr) * n_categories + cat
+    group_starts = np.searchsorted(group, np.arange(n_area * n_thr * n_categories + 1))
+    tp = np.arange(1, len(pos) + 1) - group_starts[group]  # true positives so far, in the group
+    before = bounds[cat] - 1  # the category's counted predictions start after this position
+    counted_before = np.where(before >= 0, n_counted[area, thr, np.maximum(before, 0)], 0)
+    fp = n_counted[area, thr, pos] - counted_before - tp
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rc = tp / n_positive[area, cat]
+    pr = tp / (fp + tp + EPS)
+
+    starts_at_zero = recall_thresholds <= 0
+    for a in range(n_area):
+        for k in range(n_categories):
+            first, stop = bounds[k], bounds[k + 1]
+            if n_positive[a, k] == 0:
+                continue
+            for t in range(n_thr):
+                g = (a * n_thr + t) * n_categories + k
+                seg = slice(group_starts[g], group_starts[g + 1])
+                seg_rc, seg_pr, seg_pos = rc[seg], pr[seg], pos[seg]
+                recall[t, k, a] = seg_rc[-1] if len(seg_rc) else 0.0
+                if stop == first:  # no prediction: precision 0 everywhere
+                    precision[t, :, k, a] = score_at[t, :, k, a] = 0.0
+                    continue
+                envelope = np.maximum.accumulate(seg_pr[::-1])[::-1]
+                at = np.searchsorted(seg_rc, recall_thresholds, side="left")
+                reached = at < len(seg_rc)
+                last = max(len(seg_rc) - 1, 0)
+                prec = np.where(reached, envelope[np.minimum(at, last)] if len(seg_rc) else 0.0, 0.0)
+                sc = np.where(reached, score[seg_pos[np.minimum(at, last)]] if len(seg_rc) else 0.0, 0.0)
+                # Recall 0 is reached at the category's first prediction, TP or not.
+                prec[starts_at_zero] = envelope[0] if len(seg_rc) else 0.0
+                sc[starts_at_zero] = score[first]
+                precision[t, :, k, a], score_at[t, :, k, a] = prec, sc
+    return precision, recall, score_at
+
+
+def ranking_order(score: np.ndarray, category: np.ndarray) -> np.ndarray | None:
+    """The order (category, score descending, position), or None when the input is in it already."""
+    if len(score) < 2:
+        return None
+    same_category = category[1:] == category[:-1]
+    in_order = (category[1:] >= category[:-1]) & (~same_category | (score[1:] <= score[:-1]))
+    if in_order.all():
+        return None
+    return np.lexsort((np.arange(len(score)), -score, category))
 
 
 def precision_recall(
@@ -60,35 +123,16 @@ def precision_recall(
     ``true_pos`` / ``ignored`` are [A x T x N]; ``n_positive`` (A,) counts non-ignored GT.
     Returns precision [T x R x A], recall [T x A], score at each recall threshold [T x R x A].
     """
-    n_area, n_thr, n = true_pos.shape
-    n_rec = len(recall_thresholds)
-    precision = -np.ones((n_thr, n_rec, n_area))
-    recall = -np.ones((n_thr, n_area))
-    score_at = -np.ones((n_thr, n_rec, n_area))
     order = np.lexsort((sort_key, -scores))
-    sorted_scores = scores[order]
-    counted = ~ignored[:, :, order]
-    hit = true_pos[:, :, order]
-    # Integer running counts (exact, like the oracle's float cumsum of booleans), divided in float64 below.
-    tp_sum = np.cumsum(hit & counted, axis=2, dtype=np.int32)
-    fp_sum = np.cumsum(~hit & counted, axis=2, dtype=np.int32)
-    for a in range(n_area):
-        if n_positive[a] == 0:
-            continue
-        rc = tp_sum[a] / n_positive[a]
-        pr = tp_sum[a] / (fp_sum[a] + tp_sum[a] + np.spacing(1))
-        recall[:, a] = rc[:, -1] if n else 0.0
-        if n == 0:
-            precision[:, :, a] = 0.0
-            score_at[:, :, a] = 0.0
-            continue
-        pr = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]
-        for t in range(n_thr):
-            at = np.searchsorted(rc[t], recall_thresholds, side="left")
-            reached = at < n
-            precision[t, :, a] = np.where(reached, pr[t, np.minimum(at, n - 1)], 0.0)
-            score_at[t, :, a] = np.where(reached, sorted_scores[np.minimum(at, n - 1)], 0.0)
-    return precision, recall, score_at
+    n_area = true_pos.shape[0]
+    # One category whose GT are n_positive[a] non-ignored records in area range a.
+    most = int(np.max(n_positive)) if len(n_positive) else 0
+    gt_ignored = np.arange(most)[None, :] >= np.asarray(n_positive)[:, None]
+    precision, recall, score_at = accumulate(scores[order], np.zeros(len(order), dtype=np.int64),
+                                             true_pos[:, :, order], ignored[:, :, order],
+                                             gt_ignored.reshape(n_area, most), np.zeros(most, dtype=np.int64), 1,
+                                             recall_thresholds)
+    return precision[:, :, 0], recall[:, 0], score_at[:, :, 0]
 
 
 def summarize(precision: np.ndarray, recall: np.ndarray, params: EvalParams) -> Stats:

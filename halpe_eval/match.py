@@ -25,7 +25,7 @@ import numpy as np
 class Candidates:
     """Predictions scored in one part and their (prediction, GT) pairs."""
 
-    dt: np.ndarray  # (N,) indices into Predictions, grouped by (category, image), best first
+    dt: np.ndarray  # (N,) indices into Predictions: grouped by (category, image), best first, or in ranking order
     rank: np.ndarray  # (N,) rank within its (category, image)
     pair_dt: np.ndarray  # (P,) index into ``dt``
     pair_gt: np.ndarray  # (P,) index into GroundTruth, file order within each prediction
@@ -61,6 +61,17 @@ def select_candidates(
     within = np.arange(len(pair_dt)) - np.repeat(np.cumsum(counts) - counts, counts)
     pair_gt = gt_order[np.repeat(lo, counts) + within]
     return Candidates(dt=idx, rank=rank, pair_dt=pair_dt, pair_gt=pair_gt)
+
+
+def in_ranking_order(cand: Candidates, score: np.ndarray, category: np.ndarray) -> Candidates:
+    """The same candidates renumbered in accumulation's order: category, score descending, then
+    their current (image, rank) order, so that matching writes its arrays in the order precision
+    and recall are accumulated in, and accumulation sorts nothing.  ``score`` / ``category`` are (D,).
+    """
+    order = np.lexsort((np.arange(len(cand.dt)), -score[cand.dt], category[cand.dt]))
+    new_index = np.empty_like(order)
+    new_index[order] = np.arange(len(order))
+    return Candidates(dt=cand.dt[order], rank=cand.rank[order], pair_dt=new_index[cand.pair_dt], pair_gt=cand.pair_gt)
 
 
 def greedy_match(

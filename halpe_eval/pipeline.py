@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Union
 
@@ -18,7 +18,7 @@ import numpy as np
 
 from .accumulate import accumulate, summarize
 from .errors import InputError
-from .match import greedy_match, ignored_predictions, matched_oks, select_candidates
+from .match import Candidates, greedy_match, ignored_predictions, in_ranking_order, matched_oks, select_candidates
 from .oks import pair_oks
 from .protocol import Protocol, builtin_names, load_protocol
 from .reading.ground_truth import GroundTruth, ground_truth_protocol, load_ground_truth, peek_protocol
@@ -26,7 +26,7 @@ from .reading.jsonio import display_name, file_size, read_json
 from .reading.parallel import PredictionReader
 from .reading.predictions import Predictions
 from .results import EvalResult, Matches, PartResult, mean_part
-from .rules import gt_ignored, kept_predictions, outside_area, ranking_score
+from .rules import candidate_key, gt_ignored, kept_predictions, outside_area, ranking_score
 
 GroundTruthLike = Union[GroundTruth, dict, str, Path]
 PredictionsLike = Union[Predictions, list, str, Path]
@@ -80,12 +80,22 @@ def score_rows(gt: GroundTruth, preds: Predictions, proto: Protocol, rows: Seque
     needed = list(dict.fromkeys(p for row in rows for p in proto.components(row)))
     scored: dict[str, PartResult] = {}
     with ThreadPoolExecutor(max_workers=2) as pool:  # parts are independent; numpy releases the GIL
-        futures = {name: pool.submit(score_part, gt, preds, proto, name, keep_matches) for name in needed}
+        # Parts that keep the same predictions under the same score share one candidate set; every
+        # candidate task is queued before any part, so a part never waits on a task not yet started.
+        shared: dict[tuple, Future] = {}
+        for name in needed:
+            key = candidate_key(preds, proto, name)
+            if key not in shared:
+                shared[key] = pool.submit(ranked_candidates, gt, preds, proto, name)
+        futures = {name: pool.submit(score_part, gt, preds, proto, name, keep_matches,
+                                     shared[candidate_key(preds, proto, name)]) for name in needed}
         for i, name in enumerate(needed):
             scored[name], part_timings = futures[name].result()
             for stage, seconds in part_timings.items():  # summed over parts (CPU-side view)
                 timings[stage] = timings.get(stage, 0.0) + seconds
             report(name, (i + 1) / len(needed))
+    for future in shared.values():
+        timings["match"] = timings.get("match", 0.0) + future.result()[2]
     return {row: scored[row] if row in scored else mean_part(row, [scored[p] for p in proto.components(row)])
             for row in rows}
 
@@ -177,17 +187,32 @@ def _ground_truth(gt: GroundTruthLike, protocol: Protocol | str | None,
     return load_ground_truth(gt_data, gt_proto, name=gt_name)
 
 
-def score_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: str,
-               keep_matches: bool = False) -> tuple[PartResult, Timings]:
-    """One part: rules -> candidates -> OKS -> matching -> PR arrays; also the seconds spent in each stage."""
-    timings: Timings = {}
+def ranked_candidates(gt: GroundTruth, preds: Predictions, proto: Protocol,
+                      part: str) -> tuple[np.ndarray, Candidates, float]:
+    """The ranking score of every prediction in ``part``, the candidates it selects (in ranking
+    order), and the seconds spent."""
     tic = time.perf_counter()
-    params = proto.params
     score = ranking_score(preds, part)
     n_images = len(gt.image_ids)
     cand = select_candidates(preds.category_index * n_images + preds.image_index, score,
-                             kept_predictions(preds, proto, part), params.max_detections,
+                             kept_predictions(preds, proto, part), proto.params.max_detections,
                              gt.category_index * n_images + gt.image_index)
+    return score, in_ranking_order(cand, score, preds.category_index), time.perf_counter() - tic
+
+
+def score_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: str, keep_matches: bool = False,
+               candidates: Future | None = None) -> tuple[PartResult, Timings]:
+    """One part: rules -> candidates -> OKS -> matching -> PR arrays; also the seconds spent in each stage.
+
+    ``candidates`` is a future of :func:`ranked_candidates` for this part, shared with other parts.
+    """
+    timings: Timings = {}
+    params = proto.params
+    if candidates is None:
+        score, cand, timings["match"] = ranked_candidates(gt, preds, proto, part)
+    else:
+        score, cand, _ = candidates.result()
+    tic = time.perf_counter()
     idx = list(proto.parts[part])
     oks = pair_oks(preds.keypoints, gt.keypoints, gt.area, gt.bbox, cand.dt[cand.pair_dt], cand.pair_gt,
                    idx, np.asarray(proto.sigmas)[idx], proto.coordinate_dtype)
@@ -198,7 +223,7 @@ def score_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: str,
     thresholds = np.asarray(params.oks_thresholds)
     matched = greedy_match(cand, oks, ignored_gt, gt.iscrowd, thresholds)
     ignored_dt = ignored_predictions(matched, ignored_gt, outside_area(preds.area[cand.dt], proto))
-    timings["match"] = time.perf_counter() - tic
+    timings["match"] = timings.get("match", 0.0) + time.perf_counter() - tic
     tic = time.perf_counter()
 
     precision, recall, scores = accumulate(score[cand.dt], preds.category_index[cand.dt], matched >= 0, ignored_dt,

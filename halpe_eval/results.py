@@ -31,7 +31,7 @@ class Matches:
     at each threshold, -1 / NaN where unmatched.
     """
 
-    dt: np.ndarray  # (N,) indices into Predictions
+    dt: np.ndarray  # (N,) indices into Predictions, in ranking order (category, score descending, image)
     gt: np.ndarray  # (T, N)
     oks: np.ndarray  # (T, N)
     dt_ignored: np.ndarray  # (T, N)

@@ -32,6 +32,13 @@ def ranking_score(preds: Predictions, part: str) -> np.ndarray:
     return np.where(np.isnan(part_score), preds.score, part_score)
 
 
+def candidate_key(preds: Predictions, protocol: Protocol, part: str) -> tuple[str | None, str | None]:
+    """Which kept-prediction mask and which ranking score ``part`` uses: parts with equal keys select
+    the same candidates (``drop_zero_score`` 'skeleton' or 'never', and no part score of their own)."""
+    kept = {"skeleton": "*", "part": part}.get(protocol.drop_zero_score)
+    return kept, (part if part in preds.part_scores else None)
+
+
 def gt_ignored(gt: GroundTruth, protocol: Protocol, part: str) -> np.ndarray:
     """(A, G) GT ignored in each area range of ``protocol.params``.
 

@@ -1,0 +1,4 @@
+"""python -m halpe_eval: the command line (halpe_eval.cli)."""
+from .cli import main
+
+main()
