@@ -425,3 +425,56 @@ def test_a_protocol_file_with_custom_area_ranges_and_statistics_loads(tmp_path):
     assert protocol.params == dataclasses.replace(small_params(), max_detections=5)
     assert protocol.params.stat_names == ("AP", "AP75", "APsmall50", "AR", "ARsmall")
     assert protocol.max_detections == 5
+
+
+def _cocoeval_accumulate(score, category, true_pos, dt_ignored, gt_ignored, gt_category, n_categories, rec_thr):
+    """cocoeval.accumulate written out literally (per category, area range and threshold, Python lists)."""
+    n_area, n_thr, _ = true_pos.shape
+    precision = -np.ones((n_thr, len(rec_thr), n_categories, n_area))
+    scores = -np.ones((n_thr, len(rec_thr), n_categories, n_area))
+    recall = -np.ones((n_thr, n_categories, n_area))
+    for k in range(n_categories):
+        sel = np.flatnonzero(category == k)
+        inds = np.argsort(-score[sel], kind="mergesort")
+        sorted_scores = score[sel][inds]
+        for a in range(n_area):
+            npig = int(np.count_nonzero(~gt_ignored[a][gt_category == k]))
+            if npig == 0:
+                continue
+            dtm, dtig = true_pos[a][:, sel][:, inds], dt_ignored[a][:, sel][:, inds]
+            tp_sum = np.cumsum(dtm & ~dtig, axis=1).astype(float)
+            fp_sum = np.cumsum(~dtm & ~dtig, axis=1).astype(float)
+            for t, (tp, fp) in enumerate(zip(tp_sum, fp_sum)):
+                nd = len(tp)
+                rc, pr = tp / npig, tp / (fp + tp + np.spacing(1))
+                q, ss = [0.0] * len(rec_thr), [0.0] * len(rec_thr)
+                recall[t, k, a] = rc[-1] if nd else 0
+                pr = pr.tolist()
+                for i in range(nd - 1, 0, -1):
+                    if pr[i] > pr[i - 1]:
+                        pr[i - 1] = pr[i]
+                for ri, pi in enumerate(np.searchsorted(rc, rec_thr, side="left")):
+                    if pi >= nd:
+                        break
+                    q[ri], ss[ri] = pr[pi], sorted_scores[pi]
+                precision[t, :, k, a], scores[t, :, k, a] = q, ss
+    return precision, recall, scores
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_accumulate_equals_cocoeval_written_out(seed):
+    """Random categories, ties in score, ignored predictions and GT, empty categories: bit-identical."""
+    rng = np.random.default_rng(seed)
+    n, n_gt, n_cat = int(rng.integers(0, 60)), int(rng.integers(0, 12)), int(rng.integers(1, 4))
+    n_area, n_thr = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    score = rng.choice([0.1, 0.5, 0.9], n) if seed % 2 else rng.random(n)  # odd seeds: many ties
+    category = rng.integers(0, n_cat, n)
+    true_pos = rng.random((n_area, n_thr, n)) < 0.4
+    dt_ignored = rng.random((n_area, n_thr, n)) < 0.2
+    gt_ignored = rng.random((n_area, n_gt)) < 0.3
+    gt_category = rng.integers(0, n_cat, n_gt)
+    rec_thr = np.linspace(0, 1, 101)
+    ours = accumulate(score, category, true_pos, dt_ignored, gt_ignored, gt_category, n_cat, rec_thr)
+    theirs = _cocoeval_accumulate(score, category, true_pos, dt_ignored, gt_ignored, gt_category, n_cat, rec_thr)
+    for mine, oracle in zip(ours, theirs):
+        assert mine.tobytes() == oracle.tobytes()
