@@ -12,19 +12,38 @@ A new format is a new writer module and one line in :data:`WRITERS`; ``--format`
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from importlib import import_module
 from typing import Callable
 
-from . import csv_writer, json_writer, markdown_writer, text_writer
 from .model import Column, Kind, Report, Table
 from .per_image import write_per_image
 
 Writer = Callable[[Report, bool], str]
 
-WRITERS: dict[str, Writer] = {
-    "table": text_writer.write,
-    "markdown": markdown_writer.write,
-    "csv": csv_writer.write,
-    "json": json_writer.write,
-}
+
+class WriterRegistry(Mapping):
+    """``--format`` key -> its writer's ``write``; a writer module is imported when first used, so a
+    JSON run never imports the table libraries."""
+
+    def __init__(self, modules: dict[str, str]) -> None:
+        self._modules = modules
+
+    def __getitem__(self, key: str) -> Writer:
+        return import_module(f".{self._modules[key]}", __name__).write  # type: ignore[no-any-return]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+
+WRITERS = WriterRegistry({
+    "table": "text_writer",
+    "markdown": "markdown_writer",
+    "csv": "csv_writer",
+    "json": "json_writer",
+})
 
 __all__ = ["WRITERS", "Column", "Kind", "Report", "Table", "Writer", "write_per_image"]
