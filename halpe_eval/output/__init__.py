@@ -30,7 +30,7 @@ class WriterRegistry(Mapping):
         self._modules = modules
 
     def __getitem__(self, key: str) -> Writer:
-        return import_module(f".{self._modules[key]}", __name__).write  # type: ignore[no-any-return]
+        return import_module(f".{self._modules[key]}", __name__).write
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._modules)
