@@ -128,12 +128,10 @@ def ignored_predictions(matched: np.ndarray, gt_ignored: np.ndarray, dt_outside:
 
     ``matched`` is :func:`greedy_match`'s (A, T, N), ``gt_ignored`` (A, G), ``dt_outside`` (A, N).
     """
-    if gt_ignored.shape[1]:
-        area_axis = np.arange(len(gt_ignored))[:, None, None]
-        matched_ignored = gt_ignored[area_axis, np.maximum(matched, 0)]
-    else:  # no GT at all: nothing is matched
-        matched_ignored = np.zeros(matched.shape, dtype=bool)
-    return np.where(matched >= 0, matched_ignored, dt_outside[:, None, :])
+    ignored = np.repeat(dt_outside[:, None, :], matched.shape[1], axis=1)
+    area, thr, dt = np.nonzero(matched >= 0)  # most candidates are unmatched: look up only the matched
+    ignored[area, thr, dt] = gt_ignored[area, matched[area, thr, dt]]
+    return ignored
 
 
 def matched_oks(cand: Candidates, oks: np.ndarray, matched: np.ndarray, n_gt: int) -> np.ndarray:

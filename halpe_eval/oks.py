@@ -50,31 +50,37 @@ def pair_oks(
     # Box doubled on each side, [x - w, x + 2w] x [y - h, y + 2h], in the coordinate dtype (as the oracle).
     low = (gt_bbox[:, :2] - gt_bbox[:, 2:]).astype(coord)
     high = (gt_bbox[:, :2] + gt_bbox[:, 2:] * 2).astype(coord)
+    # Pairs are visited by the number of labelled keypoints of their GT, so that each block holds few
+    # runs of equal counts, each summed in one call (see _sum_labelled).
+    by_count = np.argsort(n_labelled[pair_gt], kind="stable")
     out = np.empty(len(pair_dt), dtype=np.float64)
 
     def block(start: int) -> None:
-        sl = slice(start, start + BLOCK_PAIRS)
-        rows = pair_dt[sl]
+        pairs = by_count[start : start + BLOCK_PAIRS]
+        rows, g = pair_dt[pairs], pair_gt[pairs]
         # Gather only the part's columns of each row (a whole skeleton is several times larger).
         d = (dt_xy[rows, columns] if isinstance(columns, slice) else dt_xy[rows[:, None], columns])
         d = d.astype(coord, copy=False)
-        g = pair_gt[sl]
-        oks = out[sl]
-        lab = n_labelled[g] > 0
-        if lab.any():
-            gl = g[lab]
-            diff = d[lab] - gt_xy[gl]  # in the coordinate dtype, as the oracle
-            sq = diff[:, :, 0] ** 2 + diff[:, :, 1] ** 2
-            e = similarity_exponent(sq, variances, gt_area[gl, None])
-            oks[lab] = _mean_of_labelled(np.exp(-e), labelled[gl], n_labelled[gl])
-        if not lab.all():
-            gu = g[~lab]
-            p = d[~lab]
+        counts = n_labelled[g]
+        unlabelled = int(np.searchsorted(counts, 1))  # the block's first rows, if any
+        oks = np.empty(len(pairs))
+        if unlabelled:
+            gu, p = g[:unlabelled], d[:unlabelled]
             dist = np.maximum(low[gu, None, :] - p, 0).astype(np.float64)
             dist += np.maximum(p - high[gu, None, :], 0)
             sq = dist[:, :, 0] ** 2 + dist[:, :, 1] ** 2
-            e = similarity_exponent(sq, variances, gt_area[gu, None])
-            oks[~lab] = np.exp(-e).mean(axis=1)
+            oks[:unlabelled] = np.exp(-similarity_exponent(sq, variances, gt_area[gu, None])).mean(axis=1)
+        if unlabelled < len(pairs):
+            gl = g[unlabelled:]
+            diff = d[unlabelled:] - gt_xy[gl]  # in the coordinate dtype, as the oracle
+            np.square(diff, out=diff)
+            e = np.divide(diff[:, :, 0] + diff[:, :, 1], variances)  # similarity_exponent, in place
+            np.divide(e, gt_area[gl, None] + EPS, out=e)
+            np.divide(e, 2, out=e)
+            np.negative(e, out=e)
+            np.exp(e, out=e)
+            oks[unlabelled:] = _sum_labelled(e, labelled, gl, counts[unlabelled:]) / counts[unlabelled:]
+        out[pairs] = oks
 
     starts = range(0, len(pair_dt), BLOCK_PAIRS)
     if len(starts) > 1:
@@ -96,16 +102,21 @@ def as_view_index(columns: slice | Sequence[int] | np.ndarray) -> slice | np.nda
     return idx
 
 
-def _mean_of_labelled(values: np.ndarray, labelled: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Row means of ``values`` over its ``labelled`` entries, summed as the oracle sums them.
+def _sum_labelled(values: np.ndarray, labelled: np.ndarray, gt: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Row sums of ``values`` over the labelled entries of each row's GT, summed as the oracle sums them.
 
     cocoeval keeps the labelled entries (``e[vg > 0]``) and calls ``np.sum`` on them.  Summing
     the full row with zeros in between would group numpy's pairwise sum differently and can
-    move the OKS by an ulp, enough to break an exact tie between two GT the other way; so the
-    labelled entries are packed, rows with the same count together, and summed row by row.
+    move the OKS by an ulp, enough to break an exact tie between two GT the other way; so each
+    run of rows with the same count ``n`` (``counts`` is sorted) packs its labelled entries into
+    an (m, n) array and sums its rows.  A run whose rows are fully labelled is summed as it is.
     """
     out = np.empty(len(values))
-    for n in np.unique(counts):
-        rows = np.flatnonzero(counts == n)
-        out[rows] = values[rows][labelled[rows]].reshape(len(rows), n).sum(axis=1) / n
+    n_columns = values.shape[1]
+    edges = np.flatnonzero(np.diff(counts)) + 1
+    for lo, hi in zip(np.r_[0, edges], np.r_[edges, len(counts)]):
+        n = int(counts[lo])
+        run = values[lo:hi]
+        packed = run if n == n_columns else run[labelled[gt[lo:hi]]].reshape(hi - lo, n)
+        out[lo:hi] = packed.sum(axis=1)
     return out
