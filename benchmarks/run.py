@@ -6,6 +6,8 @@ Each contender runs as a whole process (interpreter start, imports, parsing, sco
 - reference:  halpe-eval GT PRED --backend reference --format json -q   (halpecocotools behind our checks)
 - halpecocotools alone: json.load + halpecocotools, as a user runs it (peers/halpecocotools_alone.py)
 - faster-coco-eval: five per-part keypoint evaluations on one parse (if faster-coco-eval is installed)
+- hotcoco (Rust; Python 3.10+): at its best, its own parser and ``COCOeval(gt, dt, "keypoints")`` with each
+  part's sigmas, on pre-sliced part files (one per reported part, written once, untimed), all in one process
 - floor:      parse both files with halpe-eval's reader and convert the keypoints to arrays (one process)
 
 Wall time is the median over --repeat runs (the reference and halpecocotools alone run
@@ -14,7 +16,9 @@ the floor run side by side in every round. Memory is
 the peak, over the run, of the summed PSS (proportional set size) of the process and all its
 children, sampled every 20 ms from /proc: PSS counts pages shared between forked workers once, so
 the sum is the memory the run really holds. The native and reference JSON must agree to 1e-9, or
-the benchmark fails. Data come from benchmarks/generate.py (generated on first use).
+the benchmark fails. Data come from benchmarks/generate.py (generated on first use); the scale
+``coco17`` is the val set cut to COCO's 17 keypoints (benchmarks/slicing.py), where hotcoco runs its
+native COCO-17 path and its ten numbers must equal ours.
 """
 import argparse
 import datetime
@@ -31,6 +35,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from generate import SCALES, paths  # noqa: E402
+from slicing import coco17_files, hotcoco_arguments, part_files  # noqa: E402
+
+COCO17 = "coco17"  # the val set cut to 17 keypoints
 
 
 def tree(pid: int) -> list:
@@ -114,57 +121,94 @@ def machine() -> str:
             f"{datetime.date.today().isoformat()}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", choices=sorted(SCALES), default="val")
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--reference-repeat", type=int, default=1)
-    parser.add_argument("--peer-repeat", type=int, default=3, help="runs of faster-coco-eval")
-    parser.add_argument("--no-reference", action="store_true", help="skip halpecocotools (slow at large scale)")
-    parser.add_argument("--no-peers", action="store_true", help="skip faster-coco-eval")
-    parser.add_argument("--data", type=Path, default=HERE / "data")
-    args = parser.parse_args()
+HOTCOCO = "hotcoco"
+REFERENCE = "reference (official evaluator)"
 
-    gt, preds = paths(args.scale, args.data)
-    if not (gt.exists() and preds.exists()):
-        subprocess.run([sys.executable, str(HERE / "generate.py"), "--scale", args.scale, "--out", str(args.data)],
-                       check=True)
-    py = sys.executable
-    contenders = [("native", [py, "-m", "halpe_eval.cli", gt, preds, "--format", "json", "-q"], args.repeat),
-                  ("floor (parse + convert)", [py, HERE / "floor.py", gt, preds], args.repeat)]
-    if not args.no_reference:
-        contenders.append(("reference (halpecocotools)",
-                           [py, "-m", "halpe_eval.cli", gt, preds, "--backend", "reference", "--format", "json", "-q"],
-                           args.reference_repeat))
-        contenders.append(("halpecocotools alone", [py, HERE / "peers" / "halpecocotools_alone.py", gt, preds],
-                           args.reference_repeat))
-    if not args.no_peers:
+
+def peer_contenders(args: argparse.Namespace, gt: Path, preds: Path) -> list:
+    """faster-coco-eval (Halpe scales) and hotcoco (every scale), where installed."""
+    py, found = sys.executable, []
+    if args.scale != COCO17:
         try:
             import faster_coco_eval  # noqa: F401
 
-            contenders.append(("faster-coco-eval, 5 parts",
-                               [py, HERE / "peers" / "faster_coco_eval_per_part.py", gt, preds], args.peer_repeat))
+            found.append(("faster-coco-eval, 5 parts",
+                          [py, HERE / "peers" / "faster_coco_eval_per_part.py", gt, preds], args.peer_repeat))
         except ImportError:
             print("faster-coco-eval not installed: skipped (pip install faster-coco-eval)", file=sys.stderr)
+    try:
+        import hotcoco  # noqa: F401
+    except ImportError:
+        print("hotcoco not installed (it needs Python 3.10+): skipped (pip install hotcoco)", file=sys.stderr)
+        return found
+    if args.scale == COCO17:
+        hotcoco_args = ["body", str(gt), str(preds), "-"]
+    else:
+        hotcoco_args = hotcoco_arguments(part_files(gt, preds, "halpe136", args.data))
+    found.append((HOTCOCO, [py, HERE / "peers" / "hotcoco_parts.py", *hotcoco_args], args.repeat))
+    return found
 
-    print(f"scale {args.scale}: {gt.stat().st_size / 2**20:.0f} MiB GT, {preds.stat().st_size / 2**20:.0f} MiB "
-          "predictions", file=sys.stderr)
-    results = run_rounds([(name, [str(c) for c in cmd], n) for name, cmd, n in contenders])
 
+def check_agreement(results: dict, scale: str) -> None:
+    """Native must equal the reference on every statistic, and hotcoco on COCO-17's ten (1e-9)."""
     native = results["native"]
-    if "reference (halpecocotools)" in results:
+    if HOTCOCO in results and scale == COCO17:
         ours = json.loads(native["out"])["parts"]
-        theirs = json.loads(results["reference (halpecocotools)"]["out"])["parts"]
+        (theirs,) = json.loads(results[HOTCOCO]["out"].decode().splitlines()[-1]).values()
+        for (stat, value), other in zip(next(iter(ours.values())).items(), theirs):
+            if abs(value - other) > 1e-9:
+                raise SystemExit(f"MISMATCH {stat}: native {value} vs hotcoco {other}")
+        print("native == hotcoco on the ten COCO-17 statistics (1e-9)", file=sys.stderr)
+    if REFERENCE in results:
+        ours = json.loads(native["out"])["parts"]
+        theirs = json.loads(results[REFERENCE]["out"])["parts"]
         for part, stats in ours.items():
             for stat, value in stats.items():
                 other = theirs[part][stat]
                 if (value is None) != (other is None) or (value is not None and abs(value - other) > 1e-9):
                     raise SystemExit(f"MISMATCH {part}.{stat}: native {value} vs reference {other}")
-        print("native == reference on all 50 statistics (1e-9)", file=sys.stderr)
+        print("native == reference on every statistic (1e-9)", file=sys.stderr)
 
-    floor = results["floor (parse + convert)"]
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", choices=[*sorted(SCALES), COCO17], default="val")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--reference-repeat", type=int, default=1)
+    parser.add_argument("--peer-repeat", type=int, default=3, help="runs of faster-coco-eval")
+    parser.add_argument("--no-reference", action="store_true", help="skip halpecocotools (slow at large scale)")
+    parser.add_argument("--no-peers", action="store_true", help="skip faster-coco-eval and hotcoco")
+    parser.add_argument("--data", type=Path, default=HERE / "data")
+    args = parser.parse_args()
+
+    source = "val" if args.scale == COCO17 else args.scale
+    gt, preds = paths(source, args.data)
+    if not (gt.exists() and preds.exists()):
+        subprocess.run([sys.executable, str(HERE / "generate.py"), "--scale", source, "--out", str(args.data)],
+                       check=True)
+    if args.scale == COCO17:
+        gt, preds = coco17_files(gt, preds, args.data)
+    py = sys.executable
+    contenders = [("native", [py, "-m", "halpe_eval.cli", gt, preds, "--format", "json", "-q"], args.repeat),
+                  ("floor (parse + convert)", [py, HERE / "floor.py", gt, preds], args.repeat)]
+    if not args.no_reference:
+        contenders.append((REFERENCE,
+                           [py, "-m", "halpe_eval.cli", gt, preds, "--backend", "reference", "--format", "json", "-q"],
+                           args.reference_repeat))
+        if args.scale != COCO17:
+            contenders.append(("halpecocotools alone", [py, HERE / "peers" / "halpecocotools_alone.py", gt, preds],
+                               args.reference_repeat))
+    if not args.no_peers:
+        contenders += peer_contenders(args, gt, preds)
+    print(f"scale {args.scale}: {gt.stat().st_size / 2**20:.0f} MiB GT, {preds.stat().st_size / 2**20:.0f} MiB "
+          "predictions", file=sys.stderr)
+    results = run_rounds([(name, [str(c) for c in cmd], n) for name, cmd, n in contenders])
+
+    check_agreement(results, args.scale)
+
+    native, floor = results["native"], results["floor (parse + convert)"]
     lines = [
-        f"Scale `{args.scale}` ({SCALES[args.scale]:,} images; predictions {preds.stat().st_size / 2**20:.0f} MiB). "
+        f"Scale `{args.scale}` ({SCALES[source]:,} images; predictions {preds.stat().st_size / 2**20:.0f} MiB). "
         f"Machine: {machine()}.",
         "",
         "| contender | wall (median) | peak memory (PSS) | native is faster by | native memory ratio |",
@@ -176,8 +220,12 @@ def main() -> None:
         runs = f"{r['runs']} run{'s' if r['runs'] > 1 else ''}"
         lines.append(f"| {name} | {r['wall']:.2f} s ({runs}) | {r['memory']:.0f} MiB | {speed} | {memory} |")
     lines += ["", f"native / floor wall: {native['wall'] / floor['wall']:.2f}x"]
-    if "reference (halpecocotools)" in results:
-        lines.append("native and reference agree on all 50 statistics to 1e-9.")
+    if HOTCOCO in results:
+        hot = results[HOTCOCO]
+        lines.append(f"native / hotcoco: wall {native['wall'] / hot['wall']:.2f}x, "
+                     f"peak memory {native['memory'] / hot['memory']:.2f}x")
+    if REFERENCE in results:
+        lines.append("native and reference agree on every statistic to 1e-9.")
     table = "\n".join(lines)
     print(table)
     (HERE / "results").mkdir(exist_ok=True)
