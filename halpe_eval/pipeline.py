@@ -82,13 +82,13 @@ def score_rows(gt: GroundTruth, preds: Predictions, proto: Protocol, rows: Seque
     with ThreadPoolExecutor(max_workers=2) as pool:  # parts are independent; numpy releases the GIL
         # Parts that keep the same predictions under the same score share one candidate set; every
         # candidate task is queued before any part, so a part never waits on a task not yet started.
+        keys = {name: candidate_key(preds, proto, name) for name in needed}
         shared: dict[tuple, Future] = {}
         for name in needed:
-            key = candidate_key(preds, proto, name)
-            if key not in shared:
-                shared[key] = pool.submit(ranked_candidates, gt, preds, proto, name)
-        futures = {name: pool.submit(score_part, gt, preds, proto, name, keep_matches,
-                                     shared[candidate_key(preds, proto, name)]) for name in needed}
+            if keys[name] not in shared:
+                shared[keys[name]] = pool.submit(ranked_candidates, gt, preds, proto, name)
+        futures = {name: pool.submit(score_part, gt, preds, proto, name, keep_matches, shared[keys[name]])
+                   for name in needed}
         for i, name in enumerate(needed):
             scored[name], part_timings = futures[name].result()
             for stage, seconds in part_timings.items():  # summed over parts (CPU-side view)

@@ -32,11 +32,12 @@ def ranking_score(preds: Predictions, part: str) -> np.ndarray:
     return np.where(np.isnan(part_score), preds.score, part_score)
 
 
-def candidate_key(preds: Predictions, protocol: Protocol, part: str) -> tuple[str | None, str | None]:
-    """Which kept-prediction mask and which ranking score ``part`` uses: parts with equal keys select
-    the same candidates (``drop_zero_score`` 'skeleton' or 'never', and no part score of their own)."""
-    kept = {"skeleton": "*", "part": part}.get(protocol.drop_zero_score)
-    return kept, (part if part in preds.part_scores else None)
+def candidate_key(preds: Predictions, protocol: Protocol, part: str) -> tuple[bytes, str | None]:
+    """What selects ``part``'s candidates: its kept-prediction mask (by content) and the name of its
+    ranking score.  Parts with equal keys select the same candidates: all parts of a skeleton-wide
+    or no zero-score drop, and parts whose per-part drop happens to keep the same predictions."""
+    kept = kept_predictions(preds, protocol, part)
+    return np.packbits(kept).tobytes(), (part if part in preds.part_scores else None)
 
 
 def gt_ignored(gt: GroundTruth, protocol: Protocol, part: str) -> np.ndarray:

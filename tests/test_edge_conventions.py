@@ -223,3 +223,28 @@ def test_integer_scores_beyond_float64_precision_tie_in_file_order():
     good_first = evaluate(gt, [prediction(kp, 2**53 + 1), prediction(far, 2**53)], "coco17")
     assert good_first.parts["body"].stats["AP"] == pytest.approx(1.0)
     assert good_last.parts["body"].stats["AP"] < 0.6
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_parts_dropping_different_predictions_select_their_own_candidates(seed):
+    """xtcocotools drops a prediction from a part whose keypoint scores are all 0: with such predictions
+    the parts keep different predictions, and each part must still equal the oracle."""
+    require_oracle("xtcocotools")
+    from halpe_eval.synthetic import SynthOptions, make_dataset
+
+    proto = load_protocol("coco-wholebody")
+    gt, preds = make_dataset(seed, "coco-wholebody", SynthOptions(num_images=6, false_positives=3.0))
+    rng = np.random.default_rng(seed)
+    parts = [p for p in proto.parts if len(proto.parts[p]) < proto.num_keypoints]
+    for pred in preds[::2]:  # every other prediction loses one part's scores
+        idx = proto.parts[parts[rng.integers(len(parts))]]
+        for i in idx:
+            pred["keypoints"][3 * i + 2] = 0.0
+    ours = evaluate(gt, preds, "coco-wholebody")
+    theirs = evaluate_reference(gt, preds, "coco-wholebody")
+    for part, stats in ours.stats().items():
+        for stat, value in stats.items():
+            other = theirs.stats()[part][stat]
+            assert (value is None) == (other is None)
+            if value is not None:
+                assert value == pytest.approx(other, abs=1e-12), (part, stat)
