@@ -93,32 +93,34 @@ def greedy_match(
     useful = np.flatnonzero(oks >= thresholds.min())
     if len(useful) == 0:
         return matched
+    # Pairs by rank; within a rank grouped by prediction, GT in file order (a stable sort keeps both).
+    pair_rank = cand.rank[cand.pair_dt[useful]]
+    useful = useful[np.argsort(pair_rank, kind="stable")]
     pair_dt, pair_gt, oks = cand.pair_dt[useful], cand.pair_gt[useful], oks[useful]
-    pair_rank = cand.rank[pair_dt]
-    by_rank = np.argsort(pair_rank, kind="stable")  # keeps pairs grouped by prediction, GT in file order
-    bounds = np.searchsorted(pair_rank[by_rank], np.arange(pair_rank.max() + 2))
-    thr = thresholds[None, :, None]
-    for r in range(len(bounds) - 1):
-        sl = by_rank[bounds[r] : bounds[r + 1]]
-        if len(sl) == 0:
+    bounds = np.searchsorted(cand.rank[pair_dt], np.arange(pair_rank.max() + 2))
+    new_prediction = np.r_[True, pair_dt[1:] != pair_dt[:-1]]
+    segment = np.cumsum(new_prediction) - 1  # the prediction a pair belongs to, numbered in pair order
+    segment_start = np.flatnonzero(new_prediction)
+    # One sortable key per (area range, pair): a non-ignored GT before any ignored one, then the
+    # higher OKS; OKS in [0, 1] orders as its float64 bit pattern, which stays below 2**62.
+    key = oks.view(np.int64)[None, :] + (~gt_ignored[:, pair_gt]).astype(np.int64) * 2**62
+    above = oks[None, :] >= thresholds[:, None]  # (T, P)
+    crowd = gt_crowd[pair_gt]
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        if lo == hi:
             continue
-        pd, pg, po = pair_dt[sl], pair_gt[sl], oks[sl]
-        seg_start = np.flatnonzero(np.r_[True, pd[1:] != pd[:-1]])
-        seg_of_pair = np.cumsum(np.r_[True, pd[1:] != pd[:-1]]) - 1
-        free = ~(taken[:, :, pg] & ~gt_crowd[pg])  # (A, T, P)
-        eligible = free & (po[None, None, :] >= thr)
-        ignored = gt_ignored[:, None, pg]
-        best = np.full((n_area, n_thr, len(seg_start)), -1, dtype=np.int64)
-        for want_ignored in (False, True):  # a non-ignored GT always beats an ignored one
-            cand_mask = eligible & (ignored == want_ignored)
-            value = np.where(cand_mask, po, -1.0)
-            seg_max = np.maximum.reduceat(value, seg_start, axis=2)
-            hit = cand_mask & (value == seg_max[:, :, seg_of_pair])
-            last = np.maximum.reduceat(np.where(hit, np.arange(len(pd)), -1), seg_start, axis=2)
-            best = np.where(best >= 0, best, last)
-        a, t, s = np.nonzero(best >= 0)
-        p = best[a, t, s]
-        matched[a, t, pd[seg_start[s]]] = pg[p]
+        pg = pair_gt[lo:hi]
+        first, last = segment[lo], segment[hi - 1] + 1
+        starts, local = segment_start[first:last] - lo, segment[lo:hi] - first
+        eligible = above[None, :, lo:hi] & ~(taken[:, :, pg] & ~crowd[lo:hi])  # (A, T, P_r)
+        value = np.where(eligible, key[:, None, lo:hi], -1)
+        best = np.maximum.reduceat(value, starts, axis=2)
+        hit = eligible & (value == best[:, :, local])
+        # Among equal keys the GT listed last wins (the oracle's strict comparison).
+        chosen = np.maximum.reduceat(np.where(hit, np.arange(hi - lo), -1), starts, axis=2)
+        a, t, s = np.nonzero(chosen >= 0)
+        p = chosen[a, t, s]
+        matched[a, t, pair_dt[lo + starts[s]]] = pg[p]
         taken[a, t, pg[p]] = True
     return matched
 
