@@ -36,6 +36,8 @@ Examples:
   halpe-eval gt.json results.json --per-image images.csv   # which images hurt
   halpe-eval gt.json results.json --plot plots/            # PR curves (pip install 'halpe-eval[plot]')
   halpe-eval gt.json results.json --backend reference      # the official evaluator itself
+  halpe-eval gt.json results.json --slice-by scene         # every statistic per images[].scene value
+  halpe-eval gt.json results.json --slice-by crowdIndex=0.2,0.8   # per numeric range of a field
 
 \b
 Exit status: 0 success, 1 a --fail-under threshold failed,
@@ -117,11 +119,15 @@ def _one_line(exc: click.ClickException) -> str:
 @click.option("--per-image", "per_image_file", metavar="FILE.csv", default=None,
               help="Write per-image, per-part counts, matches and mean OKS to FILE.csv.")
 @click.option("--plot", "plot_dir", metavar="DIR", default=None, help="Write PR-curve PNGs, one per part, to DIR.")
+@click.option("--slice-by", "slice_by", metavar="FIELD[=EDGES]", default=None,
+              help="Also score each slice of the images by an images[] field: one slice per value (scene), or "
+              "between increasing numeric edges (crowdIndex=0.2,0.8: <0.2, 0.2-0.8, >=0.8). Re-accumulated from "
+              "the same matches.")
 @click.option("--profile", is_flag=True, help="Print the time of each stage on stderr.")
 @click.option("--quiet", "-q", is_flag=True, help="No warnings or progress on stderr.")
 @click.version_option(__version__, prog_name="halpe-eval")
 def main(gt, preds, protocol, backend, fmt, output, split_hands, sigmas_file, allow_unknown_images, gates,
-         shard_patterns, names, stats, per_keypoint, top, per_image_file, plot_dir, profile, quiet):
+         shard_patterns, names, stats, per_keypoint, top, per_image_file, plot_dir, slice_by, profile, quiet):
     """Score whole-body keypoint predictions (COCO results) against COCO-format ground truth.
 
     Prints OKS AP/AR per part (body, foot, face, hands, wholebody) with the
@@ -133,11 +139,14 @@ def main(gt, preds, protocol, backend, fmt, output, split_hands, sigmas_file, al
     preds = [*preds, *(_shard_run(pattern) for pattern in shard_patterns)]
     names = _checked_names(names, preds)
     _check_combinations(gt, preds, backend, sigmas_file, allow_unknown_images, per_keypoint, top, per_image_file)
+    if slice_by is not None and backend == "reference":
+        raise click.UsageError("--slice-by needs --backend native")
     if gates:  # the syntax and statistics now, the part names once the rows are known
         _thresholds(gates, _expected_stat_names(protocol))
     tic = time.perf_counter()
     results = _score(gt, preds, protocol, backend, quiet, split_hands=split_hands, sigmas=sigmas_file,
-                     allow_unknown_images=allow_unknown_images, keep_matches=bool(per_keypoint or per_image_file))
+                     allow_unknown_images=allow_unknown_images, keep_matches=bool(per_keypoint or per_image_file),
+                     slice_by=slice_by)
     seconds = time.perf_counter() - tic
     used = results[0].protocol  # given or detected
     thresholds = _thresholds(gates, used.params.stat_names, list(results[0].parts), used.split_hands_rows)
