@@ -20,7 +20,7 @@ from .output import WRITERS, Report, write_per_image
 from .output.builders import DEFAULT_COMPARE_STATS
 from .output.progress import ProgressBar
 from .pipeline import evaluate
-from .protocol import COCO_STAT_NAMES, Protocol, builtin_names, load_protocol
+from .protocol import Protocol, builtin_names, load_protocol
 from .reading.ground_truth import GroundTruth, load_ground_truth
 from .reading.predictions import Predictions, load_shards
 from .results import EvalResult
@@ -135,14 +135,14 @@ def main(gt, preds, protocol, backend, fmt, output, split_hands, sigmas_file, al
     Several PRED files are compared against one parse of the GT, the first
     being the baseline.
     """
-    stats = _chosen_stats(stats, protocol)
+    stats = _chosen_stats(stats, protocol, gt)
     preds = [*preds, *(_shard_run(pattern) for pattern in shard_patterns)]
     names = _checked_names(names, preds)
     _check_combinations(gt, preds, backend, sigmas_file, allow_unknown_images, per_keypoint, top, per_image_file)
     if slice_by is not None and backend == "reference":
         raise click.UsageError("--slice-by needs --backend native")
     if gates:  # the syntax and statistics now, the part names once the rows are known
-        _thresholds(gates, _expected_stat_names(protocol))
+        _thresholds(gates, _expected_stat_names(protocol, gt))
     tic = time.perf_counter()
     results = _score(gt, preds, protocol, backend, quiet, split_hands=split_hands, sigmas=sigmas_file,
                      allow_unknown_images=allow_unknown_images, keep_matches=bool(per_keypoint or per_image_file),
@@ -187,22 +187,28 @@ def _check_combinations(gt: str, preds: Sequence[Run], backend: str, sigmas_file
         raise click.UsageError("standard input ('-') can be read only once: give the other inputs as files")
 
 
-def _expected_stat_names(protocol: str | None) -> tuple[str, ...]:
-    """The statistics of the protocol given, else COCO's (those of every built-in protocol detected)."""
+def _expected_stat_names(protocol: str | None, gt: str) -> tuple[str, ...]:
+    """The statistics of the protocol given, else of the one the GT's head shows, else those of every built-in
+    protocol (checked again against the protocol detected once the GT is read)."""
     if protocol is None:
-        return COCO_STAT_NAMES
+        from .reading.ground_truth import peek_protocol
+
+        peeked = peek_protocol(gt)
+        if peeked is not None:
+            return peeked.params.stat_names
+        return tuple(dict.fromkeys(stat for name in builtin_names() for stat in load_protocol(name).params.stat_names))
     try:
         return load_protocol(protocol).params.stat_names
     except InputError as exc:
         _fail(str(exc))
 
 
-def _chosen_stats(value: str | None, protocol: str | None) -> tuple[str, ...]:
+def _chosen_stats(value: str | None, protocol: str | None, gt: str) -> tuple[str, ...]:
     """``--stats`` as names without repeats, () when not given."""
     if value is None:
         return ()
     stats = tuple(dict.fromkeys(s.strip() for s in value.split(",") if s.strip()))
-    known = _expected_stat_names(protocol)
+    known = _expected_stat_names(protocol, gt)
     if not stats:
         raise _bad_stats("no statistic given", known)
     _check_stats(stats, known)

@@ -173,3 +173,18 @@ def test_the_real_demo_pair_equals_the_running_oracle():
     preds = json.loads(shared(REAL / "example_crowdpose_preds.json").read_text())
     assert_equals_oracle(evaluate(gt, preds), gt, preds)
     assert evaluate_reference(gt, preds).parts["body"].stats["AP_hard"] == PUBLISHED[-1]
+
+
+def test_its_statistics_can_be_chosen_and_gated_when_the_protocol_is_detected(tmp_path):
+    gt, preds = crowdpose_case(9)
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "p.json").write_text(json.dumps(preds))
+    hard = evaluate(gt, preds).parts["body"].stats["AP_hard"]
+    code, out, err = run_cli(tmp_path / "gt.json", tmp_path / "p.json", "--stats", "AP,AP_hard", "--format", "csv",
+                             "--fail-under", f"body.AP_hard={hard + 0.01}")
+    assert code == 1 and out.splitlines()[0] == "part,AP,AP_hard" and "FAIL body.AP_hard" in err
+    code, _, err = run_cli(tmp_path / "gt.json", tmp_path / "p.json", "--stats", "APm")
+    assert code == 2 and "unknown statistic(s) APm; choose from AP, AP50, AP75, AR, AR50, AR75, AP_easy" in err
+    code, out, err = run_cli("-", tmp_path / "p.json", "--stats", "AP_hard", "--format", "csv",
+                             stdin=(tmp_path / "gt.json").read_text())  # no head to peek at: checked once read
+    assert code == 0 and out.splitlines() == ["part,AP_hard", f"body,{hard!r}"], err
