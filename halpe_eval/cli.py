@@ -20,7 +20,7 @@ from .output import WRITERS, Report, write_per_image
 from .output.builders import DEFAULT_COMPARE_STATS
 from .output.progress import ProgressBar
 from .pipeline import evaluate
-from .protocol import COCO_STAT_NAMES, Protocol, builtin_names, load_protocol
+from .protocol import Protocol, builtin_names, load_protocol
 from .reading.ground_truth import GroundTruth, load_ground_truth
 from .reading.predictions import Predictions, load_shards
 from .results import EvalResult
@@ -36,6 +36,8 @@ Examples:
   halpe-eval gt.json results.json --per-image images.csv   # which images hurt
   halpe-eval gt.json results.json --plot plots/            # PR curves (pip install 'halpe-eval[plot]')
   halpe-eval gt.json results.json --backend reference      # the official evaluator itself
+  halpe-eval gt.json results.json --slice-by scene         # every statistic per images[].scene value
+  halpe-eval gt.json results.json --slice-by crowdIndex=0.2,0.8   # per numeric range of a field
 
 \b
 Exit status: 0 success, 1 a --fail-under threshold failed,
@@ -117,11 +119,15 @@ def _one_line(exc: click.ClickException) -> str:
 @click.option("--per-image", "per_image_file", metavar="FILE.csv", default=None,
               help="Write per-image, per-part counts, matches and mean OKS to FILE.csv.")
 @click.option("--plot", "plot_dir", metavar="DIR", default=None, help="Write PR-curve PNGs, one per part, to DIR.")
+@click.option("--slice-by", "slice_by", metavar="FIELD[=EDGES]", default=None,
+              help="Also score each slice of the images by an images[] field: one slice per value (scene), or "
+              "between increasing numeric edges (crowdIndex=0.2,0.8: <0.2, 0.2-0.8, >=0.8). Re-accumulated from "
+              "the same matches.")
 @click.option("--profile", is_flag=True, help="Print the time of each stage on stderr.")
 @click.option("--quiet", "-q", is_flag=True, help="No warnings or progress on stderr.")
 @click.version_option(__version__, prog_name="halpe-eval")
 def main(gt, preds, protocol, backend, fmt, output, split_hands, sigmas_file, allow_unknown_images, gates,
-         shard_patterns, names, stats, per_keypoint, top, per_image_file, plot_dir, profile, quiet):
+         shard_patterns, names, stats, per_keypoint, top, per_image_file, plot_dir, slice_by, profile, quiet):
     """Score whole-body keypoint predictions (COCO results) against COCO-format ground truth.
 
     Prints OKS AP/AR per part (body, foot, face, hands, wholebody) with the
@@ -129,15 +135,18 @@ def main(gt, preds, protocol, backend, fmt, output, split_hands, sigmas_file, al
     Several PRED files are compared against one parse of the GT, the first
     being the baseline.
     """
-    stats = _chosen_stats(stats, protocol)
+    stats = _chosen_stats(stats, protocol, gt)
     preds = [*preds, *(_shard_run(pattern) for pattern in shard_patterns)]
     names = _checked_names(names, preds)
     _check_combinations(gt, preds, backend, sigmas_file, allow_unknown_images, per_keypoint, top, per_image_file)
+    if slice_by is not None and backend == "reference":
+        raise click.UsageError("--slice-by needs --backend native")
     if gates:  # the syntax and statistics now, the part names once the rows are known
-        _thresholds(gates, _expected_stat_names(protocol))
+        _thresholds(gates, _expected_stat_names(protocol, gt))
     tic = time.perf_counter()
     results = _score(gt, preds, protocol, backend, quiet, split_hands=split_hands, sigmas=sigmas_file,
-                     allow_unknown_images=allow_unknown_images, keep_matches=bool(per_keypoint or per_image_file))
+                     allow_unknown_images=allow_unknown_images, keep_matches=bool(per_keypoint or per_image_file),
+                     slice_by=slice_by)
     seconds = time.perf_counter() - tic
     used = results[0].protocol  # given or detected
     thresholds = _thresholds(gates, used.params.stat_names, list(results[0].parts), used.split_hands_rows)
@@ -178,22 +187,28 @@ def _check_combinations(gt: str, preds: Sequence[Run], backend: str, sigmas_file
         raise click.UsageError("standard input ('-') can be read only once: give the other inputs as files")
 
 
-def _expected_stat_names(protocol: str | None) -> tuple[str, ...]:
-    """The statistics of the protocol given, else COCO's (those of every built-in protocol detected)."""
+def _expected_stat_names(protocol: str | None, gt: str) -> tuple[str, ...]:
+    """The statistics of the protocol given, else of the one the GT's head shows, else those of every built-in
+    protocol (checked again against the protocol detected once the GT is read)."""
     if protocol is None:
-        return COCO_STAT_NAMES
+        from .reading.ground_truth import peek_protocol
+
+        peeked = peek_protocol(gt)
+        if peeked is not None:
+            return peeked.params.stat_names
+        return tuple(dict.fromkeys(stat for name in builtin_names() for stat in load_protocol(name).params.stat_names))
     try:
         return load_protocol(protocol).params.stat_names
     except InputError as exc:
         _fail(str(exc))
 
 
-def _chosen_stats(value: str | None, protocol: str | None) -> tuple[str, ...]:
+def _chosen_stats(value: str | None, protocol: str | None, gt: str) -> tuple[str, ...]:
     """``--stats`` as names without repeats, () when not given."""
     if value is None:
         return ()
     stats = tuple(dict.fromkeys(s.strip() for s in value.split(",") if s.strip()))
-    known = _expected_stat_names(protocol)
+    known = _expected_stat_names(protocol, gt)
     if not stats:
         raise _bad_stats("no statistic given", known)
     _check_stats(stats, known)

@@ -16,17 +16,18 @@ from typing import Any, Callable, Union
 
 import numpy as np
 
-from .accumulate import accumulate, summarize
+from .accumulate import accumulate
 from .errors import InputError
 from .match import Candidates, greedy_match, ignored_predictions, in_ranking_order, matched_oks, select_candidates
 from .oks import pair_oks
-from .protocol import Protocol, builtin_names, load_protocol
+from .protocol import ImageSplit, Protocol, builtin_names, load_protocol
 from .reading.ground_truth import GroundTruth, ground_truth_protocol, load_ground_truth, peek_protocol
 from .reading.jsonio import display_name, file_size, read_json
 from .reading.parallel import PredictionReader
 from .reading.predictions import Predictions
 from .results import EvalResult, Matches, PartResult, mean_part
 from .rules import candidate_key, gt_ignored, kept_predictions, outside_area, ranking_score
+from .slices import PartMatching, SliceMasks, image_slices, parse_slice_by, part_and_slice_statistics
 
 GroundTruthLike = Union[GroundTruth, dict, str, Path]
 PredictionsLike = Union[Predictions, list, str, Path]
@@ -46,6 +47,7 @@ def evaluate(
     progress: Progress | None = None,
     keep_matches: bool = False,
     workers: int | None = None,
+    slice_by: ImageSplit | str | None = None,
 ) -> EvalResult:
     """Score ``preds`` against ``gt`` per part of ``protocol`` (detected from the GT when None).
 
@@ -58,22 +60,30 @@ def evaluate(
     ``keep_matches`` keeps each part's matching (:class:`Matches`) for the breakdowns.
     ``workers``: processes that parse a large prediction file (default 2 where there are
     two cores; 1 reads serially).
+    ``slice_by`` (an :class:`ImageSplit`, or ``FIELD[=EDGES]`` as ``--slice-by`` takes it) adds every
+    statistic on each slice of the images by that ``images[]`` field (``EvalResult.slices()``).
     """
     timings: Timings = {}
     report = progress or _silent
     gt, preds, proto = _read(gt, preds, protocol, sigmas, allow_unknown_images, workers, timings, report)
     report("loaded", READ_SHARE)
+    split = parse_slice_by(slice_by) if isinstance(slice_by, str) else slice_by
+    slices = image_slices(gt, split, f"--slice-by {split}") if split is not None else None
     parts = score_rows(gt, preds, proto, proto.part_names(split_hands), keep_matches, timings,
-                       lambda stage, done: report(stage, READ_SHARE + (1 - READ_SHARE) * done))
+                       lambda stage, done: report(stage, READ_SHARE + (1 - READ_SHARE) * done), slices)
     options = chosen_options(proto, protocol, split_hands, sigmas, allow_unknown_images)
+    if split is not None:
+        options["slice_by"] = str(split)
     return EvalResult.of(proto, parts, gt, preds, timings, options)
 
 
 def score_rows(gt: GroundTruth, preds: Predictions, proto: Protocol, rows: Sequence[str], keep_matches: bool = False,
-               timings: Timings | None = None, progress: Progress | None = None) -> dict[str, PartResult]:
+               timings: Timings | None = None, progress: Progress | None = None,
+               slices: SliceMasks | None = None) -> dict[str, PartResult]:
     """Stages 2-4 for every row: each part it needs scored once (two at a time), mean rows averaged.
 
-    ``timings`` adds up each stage's seconds over the parts; ``progress(part, share of parts done)``.
+    ``timings`` adds up each stage's seconds over the parts; ``progress(part, share of parts done)``;
+    ``slices`` (name -> image mask) adds each part's statistics on each slice.
     """
     timings = {} if timings is None else timings
     report = progress or _silent
@@ -87,7 +97,7 @@ def score_rows(gt: GroundTruth, preds: Predictions, proto: Protocol, rows: Seque
         for name in needed:
             if keys[name] not in shared:
                 shared[keys[name]] = pool.submit(ranked_candidates, gt, preds, proto, name)
-        futures = {name: pool.submit(score_part, gt, preds, proto, name, keep_matches, shared[keys[name]])
+        futures = {name: pool.submit(score_part, gt, preds, proto, name, keep_matches, shared[keys[name]], slices)
                    for name in needed}
         for i, name in enumerate(needed):
             scored[name], part_timings = futures[name].result()
@@ -201,8 +211,9 @@ def ranked_candidates(gt: GroundTruth, preds: Predictions, proto: Protocol,
 
 
 def score_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: str, keep_matches: bool = False,
-               candidates: Future | None = None) -> tuple[PartResult, Timings]:
-    """One part: rules -> candidates -> OKS -> matching -> PR arrays; also the seconds spent in each stage.
+               candidates: Future | None = None, slices: SliceMasks | None = None) -> tuple[PartResult, Timings]:
+    """One part: rules -> candidates -> OKS -> matching -> PR arrays -> statistics (those on image slices
+    re-accumulated from the same matching, :mod:`.slices`); also the seconds spent in each stage.
 
     ``candidates`` is a future of :func:`ranked_candidates` for this part, shared with other parts.
     """
@@ -229,12 +240,16 @@ def score_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: str, 
     precision, recall, scores = accumulate(score[cand.dt], preds.category_index[cand.dt], matched >= 0, ignored_dt,
                                            ignored_gt, gt.category_index, len(gt.category_ids),
                                            np.asarray(params.recall_thresholds))
+    matching = PartMatching(score[cand.dt], preds.category_index[cand.dt], preds.image_index[cand.dt], matched >= 0,
+                            ignored_dt, ignored_gt, gt.category_index, gt.image_index, len(gt.category_ids),
+                            len(gt.image_ids), np.asarray(params.recall_thresholds))
+    stats, sliced = part_and_slice_statistics(matching, precision, recall, gt, proto, slices)
     timings["accumulate"] = time.perf_counter() - tic
     matches = None
     if keep_matches:  # the reference area range (the first)
         matches = Matches(cand.dt, matched[0], matched_oks(cand, oks, matched[0], len(gt.ann_ids)), ignored_dt[0],
                           ignored_gt[0])
-    return PartResult(part, summarize(precision, recall, params), precision, recall, scores, matches), timings
+    return PartResult(part, stats, precision, recall, scores, matches, slices=sliced), timings
 
 
 __all__ = ["evaluate", "score_part", "score_rows"]

@@ -3,7 +3,8 @@
 A protocol names the keypoints, groups them into parts, gives the OKS sigma of
 each keypoint, sets the few switches in which the official COCO-style
 evaluators differ, and carries the evaluation parameters (area ranges, OKS and
-recall thresholds, max detections, the statistics reported).  Built-in
+recall thresholds, max detections, the statistics reported) and its image
+splits (images grouped by a field of their ``images[]`` record).  Built-in
 protocols are JSON files in ``protocols/``; a user protocol is a TOML or JSON
 file with the same fields (docs/protocols.md).  Validation lives in
 :mod:`halpe_eval.protocol_schema`.
@@ -35,12 +36,28 @@ def cocoeval_range(start: float, stop: float, step: float) -> tuple[float, ...]:
 @dataclass(frozen=True)
 class Statistic:
     """One summary number: mean precision (``AP``) or recall (``AR``) in an area range,
-    at one OKS threshold or (``oks`` None) over all of them (cocoeval's ``_summarize``)."""
+    at one OKS threshold or (``oks`` None) over all of them (cocoeval's ``_summarize``).
+
+    On an image split (``split``, ``slice``) the PR arrays are re-accumulated over that
+    slice's images.  ``average``: ``defined`` is cocoeval's mean over the entries > -1;
+    ``every_entry`` averages every entry, the -1 of undefined ones included (xtcocotools'
+    ``get_type_result``, the CrowdPose easy/medium/hard AP).  ``digits`` rounds the value
+    (``get_type_result`` rounds to 4).
+    """
 
     name: str
     measure: str  # "AP" (precision) | "AR" (recall)
     area: str
     oks: float | None = None
+    split: str = ""  # an image split of the protocol; "": every image
+    slice: str = ""  # the slice of ``split``
+    average: str = "defined"  # "defined" | "every_entry"
+    digits: int | None = None
+
+    @property
+    def plain(self) -> bool:
+        """A cocoeval ``_summarize`` statistic: every image, entries > -1, not rounded."""
+        return not self.split and self.average == "defined" and self.digits is None
 
 
 COCO_STATISTICS = (
@@ -56,6 +73,38 @@ COCO_STATISTICS = (
     Statistic("ARl", "AR", "large"),
 )
 COCO_STAT_NAMES = tuple(s.name for s in COCO_STATISTICS)
+BOX_AREA_SHARE = 0.53  # xtcocotools, use_area=False: a GT's area is its box w * h * 0.53
+COCO_KEYPOINT_AREAS = (("all", 0.0, 1e5**2), ("medium", 32.0**2, 96.0**2), ("large", 96.0**2, 1e5**2))
+AREA_RANGE_SETS = {  # named area-range sets a protocol file can give instead of its own ranges
+    "coco-keypoints": COCO_KEYPOINT_AREAS,  # cocoeval Params.setKpParams
+    "coco-detection": (("all", 0.0, 1e5**2), ("small", 0.0, 32.0**2), ("medium", 32.0**2, 96.0**2),
+                       ("large", 96.0**2, 1e5**2)),  # cocoeval Params.setDetParams
+    "all": (("all", 0.0, 1e5**2),),
+}
+
+
+@dataclass(frozen=True)
+class ImageSplit:
+    """Images grouped by one field of their ``images[]`` record.
+
+    Without ``edges`` each distinct value is a slice, named by the value.  With ``edges`` the
+    value is a number and slice i holds ``edges[i-1] <= value < edges[i]`` (xtcocotools'
+    ``split``: crowdIndex < 0.2 easy, < 0.8 medium, else hard); ``names`` names those
+    len(edges) + 1 slices (default ``crowdIndex<0.2``, ``0.2<=crowdIndex<0.8``, ``crowdIndex>=0.8``).
+    """
+
+    field: str
+    edges: tuple[float, ...] = ()
+    names: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.edges and not self.names:
+            f, e = self.field, [f"{edge:g}" for edge in self.edges]
+            names = [f"{f}<{e[0]}", *(f"{lo}<={f}<{hi}" for lo, hi in zip(e, e[1:])), f"{f}>={e[-1]}"]
+            object.__setattr__(self, "names", tuple(names))
+
+    def __str__(self) -> str:
+        return self.field + ("=" + ",".join(f"{edge:g}" for edge in self.edges) if self.edges else "")
 
 
 @dataclass(frozen=True)
@@ -65,8 +114,7 @@ class EvalParams:
     The first area range is the reference range (COCO's ``all``): breakdowns and plots use it.
     """
 
-    area_ranges: tuple[tuple[str, float, float], ...] = (
-        ("all", 0.0, 1e5**2), ("medium", 32.0**2, 96.0**2), ("large", 96.0**2, 1e5**2))
+    area_ranges: tuple[tuple[str, float, float], ...] = COCO_KEYPOINT_AREAS
     oks_thresholds: tuple[float, ...] = cocoeval_range(0.5, 0.95, 0.05)
     recall_thresholds: tuple[float, ...] = cocoeval_range(0.0, 1.0, 0.01)
     max_detections: int = 20
@@ -116,6 +164,11 @@ class Protocol:
       (``num_keypoints``, pycocotools).
     - ``coordinate_dtype``: precision in which keypoint differences are taken
       (halpecocotools casts to float32 before the OKS).
+    - ``use_area``: a GT's area (OKS scale and area ranges) is its ``area`` field;
+      off, it is its box ``w * h * 0.53`` and the field is not read (xtcocotools'
+      ``use_area=False``, for GT without ``area`` such as CrowdPose's).
+
+    ``image_splits``: name -> :class:`ImageSplit`, the image subsets its statistics can be taken on.
 
     ``num_keypoints_counts``: the keypoints a GT's ``num_keypoints`` field counts, for the
     consistency warning (Halpe and COCO-WholeBody count the 17 COCO body keypoints on purpose).
@@ -151,6 +204,8 @@ class Protocol:
     coordinate_dtype: str = "float64"
     num_keypoints_counts: tuple[int, ...] = ()  # the keypoints a GT's num_keypoints counts (): all
     repeated_annotations: str = "separate"  # GT records repeating an id: "separate" persons, or "ignored"
+    use_area: bool = True
+    image_splits: Mapping[str, ImageSplit] = field(default_factory=dict)
     params: EvalParams = EvalParams()
 
     def __post_init__(self) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .errors import InputError
-from .protocol import EvalParams, Protocol, Statistic, cocoeval_range, is_positive_number
+from .protocol import AREA_RANGE_SETS, EvalParams, ImageSplit, Protocol, Statistic, cocoeval_range, is_positive_number
 
 
 class Bad(ValueError):
@@ -191,8 +191,11 @@ def _positive_int(key: str) -> Check:
 
 
 def _area_ranges(value: Any, _: dict[str, Any]) -> tuple[tuple[str, float, float], ...]:
+    if isinstance(value, str) and value in AREA_RANGE_SETS:
+        return AREA_RANGE_SETS[value]
     if not isinstance(value, Mapping) or not value:
-        raise Bad("'area_ranges' must map range names to [low, high] areas; the first is the reference range")
+        raise Bad("'area_ranges' must map range names to [low, high] areas (the first is the reference range), "
+                  f"or name a set: {', '.join(AREA_RANGE_SETS)}")
     out = []
     for name, bounds in value.items():
         ok = isinstance(bounds, list) and len(bounds) == 2 and all(
@@ -216,6 +219,30 @@ def _threshold_range(key: str, low: float) -> Check:
     return check
 
 
+def _image_splits(value: Any, _: dict[str, Any]) -> dict[str, ImageSplit]:
+    if not isinstance(value, Mapping):
+        raise Bad("'image_splits' must map split names to {field, edges, names}")
+    out = {}
+    for name, spec in value.items():
+        where = f"'image_splits.{name}'"
+        if not isinstance(spec, Mapping) or not set(spec) <= {"field", "edges", "names"} or \
+                not isinstance(spec.get("field"), str) or not spec["field"]:
+            raise Bad(f"{where} must be {{field, edges, names}}: an images[] field, optional edges and slice names")
+        edges = spec.get("edges", [])
+        if not (isinstance(edges, list) and all(_is_real(e) for e in edges)
+                and all(a < b for a, b in zip(edges, edges[1:]))):
+            raise Bad(f"{where}.edges must be increasing numbers")
+        names = spec.get("names", [])
+        if names and not (edges and isinstance(names, list) and len(names) == len(edges) + 1
+                          and all(isinstance(n, str) and n for n in names) and len(set(names)) == len(names)):
+            raise Bad(f"{where}.names must be {len(edges) + 1} distinct names, one per slice between the edges")
+        out[str(name)] = ImageSplit(spec["field"], tuple(float(e) for e in edges), tuple(names))
+    return out
+
+
+STATISTIC_KEYS = ("measure", "area", "oks", "split", "slice", "average", "digits")
+
+
 def _statistics(value: Any, known: dict[str, Any]) -> tuple[Statistic, ...]:
     areas = [name for name, _, _ in known.get("area_ranges", EvalParams().area_ranges)]
     thresholds = known.get("oks_thresholds", EvalParams().oks_thresholds)
@@ -224,8 +251,8 @@ def _statistics(value: Any, known: dict[str, Any]) -> tuple[Statistic, ...]:
     out = []
     for name, spec in value.items():
         where = f"statistics.{name}"
-        if not isinstance(spec, Mapping) or not set(spec) <= {"measure", "area", "oks"}:
-            raise Bad(f"'{where}' must be {{measure, area, oks}} (oks optional)")
+        if not isinstance(spec, Mapping) or not set(spec) <= set(STATISTIC_KEYS):
+            raise Bad(f"'{where}' must be {{measure, area, oks}} (oks optional; also split, slice, average, digits)")
         if spec.get("measure") not in ("AP", "AR"):
             raise Bad(f"'{where}.measure' must be AP or AR")
         if spec.get("area") not in areas:
@@ -233,8 +260,28 @@ def _statistics(value: Any, known: dict[str, Any]) -> tuple[Statistic, ...]:
         oks = spec.get("oks")
         if oks is not None and not (_is_real(oks) and any(abs(oks - t) < 1e-9 for t in thresholds)):
             raise Bad(f"'{where}.oks' must be one of the OKS thresholds")
-        out.append(Statistic(str(name), spec["measure"], spec["area"], None if oks is None else float(oks)))
+        out.append(Statistic(str(name), spec["measure"], spec["area"], None if oks is None else float(oks),
+                             *_on_images(spec, where, known.get("image_splits", {}))))
     return tuple(out)
+
+
+def _on_images(spec: Mapping, where: str, splits: Mapping[str, ImageSplit]) -> tuple[str, str, str, int | None]:
+    """A statistic's image slice, average and rounding, checked against the protocol's image splits."""
+    split, slice_name = spec.get("split", ""), spec.get("slice", "")
+    if split or slice_name:
+        if split not in splits:
+            raise Bad(f"'{where}.split' must name one of the 'image_splits' ({', '.join(splits) or 'none given'})")
+        names = splits[split].names
+        if not isinstance(slice_name, str) or not slice_name or (names and slice_name not in names):
+            raise Bad(f"'{where}.slice' must name a slice of split {split!r}"
+                      + (f" ({', '.join(names)})" if names else " (a value of its field)"))
+    average = spec.get("average", "defined")
+    if average not in ("defined", "every_entry"):
+        raise Bad(f"'{where}.average' must be defined or every_entry")
+    digits = spec.get("digits")
+    if digits is not None and not (_is_int(digits) and digits >= 0):
+        raise Bad(f"'{where}.digits' must be an integer >= 0")
+    return split, slice_name, average, digits
 
 
 SCHEMA: dict[str, Field] = {
@@ -260,6 +307,8 @@ SCHEMA: dict[str, Field] = {
     "no_keypoints_rule": Field(_choice("no_keypoints_rule", ("labelled", "num_keypoints"))),
     "coordinate_dtype": Field(_choice("coordinate_dtype", ("float32", "float64"))),
     "repeated_annotations": Field(_choice("repeated_annotations", ("separate", "ignored"))),
+    "use_area": Field(_flag("use_area")),
+    "image_splits": Field(_image_splits),
     "max_detections": Field(_positive_int("max_detections"), param=True),
     "area_ranges": Field(_area_ranges, param=True),
     "oks_thresholds": Field(_threshold_range("oks_thresholds", 0.0), param=True),

@@ -56,6 +56,7 @@ class PartResult:
     scores: np.ndarray
     matches: Matches | None = None  # with evaluate(keep_matches=True); never for mean parts
     components: tuple[PartResult, ...] = ()  # the parts a mean part averages
+    slices: dict[str, Stats] = field(default_factory=dict)  # image slice -> its statistics (evaluate(slice_by=))
 
 
 @dataclass(frozen=True)
@@ -93,13 +94,20 @@ class EvalResult:
     def stats(self) -> dict[str, Stats]:
         return {name: dict(part.stats) for name, part in self.parts.items()}
 
+    def slices(self) -> dict[str, dict[str, Stats]]:
+        """slice -> part -> statistic -> value, with ``slice_by`` (else empty)."""
+        names = next(iter(self.parts.values())).slices if self.parts else {}
+        return {name: {part: dict(result.slices[name]) for part, result in self.parts.items()} for name in names}
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of ``--format json``: fractions, ``None`` where undefined."""
         from . import __version__
 
+        sliced = self.slices()
         return {
             "protocol": self.protocol.name,
             "parts": self.stats(),
+            **({"slices": sliced} if sliced else {}),
             "counts": {
                 "images": self.num_images,
                 "gt_people": self.num_gt,
@@ -118,13 +126,16 @@ def mean_part(name: str, components: list[PartResult]) -> PartResult:
 
     Undefined when any component is undefined; the PR arrays are the components' stacked on a new first axis.
     """
-    stats: Stats = {}
-    for stat in components[0].stats:
-        defined = [value for c in components if (value := c.stats[stat]) is not None]
-        stats[stat] = float(np.mean(defined)) if len(defined) == len(components) else None
+    def mean(per_component: list[Stats]) -> Stats:
+        stats: Stats = {}
+        for stat in per_component[0]:
+            defined = [value for c in per_component if (value := c[stat]) is not None]
+            stats[stat] = float(np.mean(defined)) if len(defined) == len(per_component) else None
+        return stats
 
     def stack(attr: str) -> np.ndarray:
         return np.stack([getattr(c, attr) for c in components])
 
-    return PartResult(name, stats, stack("precision"), stack("recall"), stack("scores"),
-                      components=tuple(components))
+    slices = {s: mean([c.slices[s] for c in components]) for s in components[0].slices}
+    return PartResult(name, mean([c.stats for c in components]), stack("precision"), stack("recall"), stack("scores"),
+                      components=tuple(components), slices=slices)

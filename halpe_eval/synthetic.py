@@ -4,7 +4,9 @@ The data exercise the conventions that matter: people from tiny to large,
 unlabelled parts, crowd regions, misses, duplicates, false positives, more
 predictions per image than ``max_detections``, score ties within and across
 images, zero-score predictions (whole skeleton or one part), images with
-predictions and no GT, and GT with no predictions.
+predictions and no GT, and GT with no predictions.  Optionally images carry
+fields to slice by (``crowdIndex``, edges included, and a ``scene``); a protocol that
+takes GT areas from the box (``use_area`` off, CrowdPose) gets GT without ``area``.
 """
 from __future__ import annotations
 
@@ -31,6 +33,11 @@ class SynthOptions:
     score_decimals: int = 2  # coarse scores make ties
     float32_text: bool = False  # coordinates as float32 values printed with 17 digits
     num_keypoints_noise: float = 0.2  # share of GT whose num_keypoints disagrees with the flags (pycocotools reads it)
+    image_fields: bool = False  # images carry a crowdIndex in [0, 1] (0.2 and 0.8 among them) and a scene
+
+
+SCENES = ("indoor", "street", "sports", "stage")
+CROWD_INDEX_EDGES = (0.2, 0.8)  # drawn often: slices must put an image on an edge as xtcocotools does
 
 
 def make_dataset(seed: int, protocol="halpe136", options: SynthOptions = SynthOptions()) -> tuple[dict, list]:
@@ -43,10 +50,15 @@ def make_dataset(seed: int, protocol="halpe136", options: SynthOptions = SynthOp
     image_ids = rng.choice(np.arange(1, 100 * options.num_images + 100), options.num_images, replace=False)
     images, anns, preds = [], [], []
     next_id = options.first_ann_id
+    fields = np.random.default_rng([seed, 1])  # its own stream: the rest of the data is as without image fields
 
     for image_id in image_ids.tolist():
         width, height = int(rng.integers(320, 1280)), int(rng.integers(240, 960))
         images.append({"id": image_id, "file_name": f"{image_id:012d}.jpg", "width": width, "height": height})
+        if options.image_fields:
+            images[-1]["crowdIndex"] = (float(fields.choice(CROWD_INDEX_EDGES)) if fields.random() < 0.2
+                                        else round(float(fields.uniform(0, 1)), 2))
+            images[-1]["scene"] = str(fields.choice(SCENES))
         empty = rng.random() < options.empty_gt_image_rate
         n_people = 0 if empty else int(rng.integers(0, options.max_people + 1))
         people = []
@@ -54,14 +66,14 @@ def make_dataset(seed: int, protocol="halpe136", options: SynthOptions = SynthOp
             person = _person(rng, width, height, k, part_of)
             people.append(person)
             anns.append(_annotation(person, image_id, next_id, 0, rng, proto.num_keypoints_counts,
-                                    options.num_keypoints_noise))
+                                    options.num_keypoints_noise, proto.use_area))
             next_id += 1
         if not empty and rng.random() < options.crowd_rate:
             crowd = _person(rng, width, height, k, part_of)
             if not options.crowd_keypoints:
                 crowd["kps"][:] = 0
             anns.append(_annotation(crowd, image_id, next_id, 1, rng, proto.num_keypoints_counts,
-                                    options.num_keypoints_noise))
+                                    options.num_keypoints_noise, proto.use_area))
             next_id += 1
             people.append(crowd)
 
@@ -126,12 +138,13 @@ def _person(rng, width, height, k, part_of) -> dict:
     return {"kps": kps, "box": [x, y, w, h]}
 
 
-def _annotation(person, image_id, ann_id, iscrowd, rng, counted, noise) -> dict:
-    """A GT record; ``num_keypoints`` counts the labelled keypoints among ``counted`` (what the dataset counts)."""
+def _annotation(person, image_id, ann_id, iscrowd, rng, counted, noise, with_area) -> dict:
+    """A GT record; ``num_keypoints`` counts the labelled keypoints among ``counted`` (what the dataset counts);
+    no ``area`` unless ``with_area`` (the protocol reads it)."""
     x, y, w, h = person["box"]
     kps = person["kps"]
     labelled = int((kps[list(counted), 2] > 0).sum())
-    return {
+    record = {
         "id": ann_id,
         "image_id": image_id,
         "category_id": 1,
@@ -142,6 +155,9 @@ def _annotation(person, image_id, ann_id, iscrowd, rng, counted, noise) -> dict:
         # Some disagree with the flags, so that pycocotools' use of the field is exercised.
         "num_keypoints": labelled if rng.random() >= noise else max(labelled - 3, 0),
     }
+    if not with_area:
+        del record["area"]
+    return record
 
 
 def _prediction(rng, person, image_id, sigmas, part_of, noise: float = 1.0) -> dict:

@@ -100,6 +100,7 @@ REAL_PAIRS = [  # (GT, predictions, protocol): every pair of ../shared/real-data
     (REAL / "xtcocoapi/example_coco_val.json", REAL / "xtcocoapi/example_coco_preds.json", "coco17"),
     (REAL / "xtcocoapi/example_wholebody_val.json", REAL / "xtcocoapi/example_wholebody_preds.json",
      "coco-wholebody"),
+    (REAL / "xtcocoapi/example_crowdpose_val.json", REAL / "xtcocoapi/example_crowdpose_preds.json", "crowdpose"),
     (REAL / "faster-coco-eval/keypoints_dataset_gt_dataset.json",
      REAL / "faster-coco-eval/keypoints_dataset_dt_dataset.json", "coco17"),
     (REAL / "litehrnet-custom/person_keypoints_val2017.json",
@@ -158,10 +159,9 @@ def _is_ground_truth(path: Path) -> bool:
 
 @pytest.mark.parametrize("gt_path", _ground_truth_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_no_num_keypoints_warning_where_the_file_is_consistent(gt_path):
-    """Halpe and COCO-WholeBody count the 17 COCO body keypoints in ``num_keypoints`` on purpose; COCO all."""
+    """Halpe and COCO-WholeBody count the 17 COCO body keypoints in ``num_keypoints`` on purpose, CrowdPose its
+    12 limb keypoints (not head and neck); COCO all."""
     data = json.loads(shared(gt_path).read_text())
-    if "crowdIndex" in json.dumps(data["images"][:1]):
-        pytest.skip("CrowdPose GT: not a protocol of this version")
     gt = load_ground_truth(data, name=gt_path.name)
     counted = list(gt.protocol.num_keypoints_counts)
     labelled = (gt.keypoints[:, counted, 2] > 0).sum(axis=1)

@@ -13,7 +13,8 @@
   are the part's (default: COCO's 17); a part without its score field in some result falls back
   to ``score`` with the library's warning; ``stats`` is printed with ``{: 0.3f}``.  Its ``COCO``
   takes ``test_index`` and ``ann_data``, keeps ``anno_file`` and sets a missing ``iscrowd`` to False.
-  CrowdPose's 'keypoints_crowd' and ``use_area=False`` are refused.
+  An iouType of another built-in protocol scored by xtcocotools (CrowdPose's, with its image-split
+  statistics) and ``use_area=False`` are refused.
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from .oracle_protocols import (
     KEYPOINTS,
     checked_part,
     cocoeval_default_sigmas,
+    other_protocol_naming,
     own_protocol,
     part_of_reference_name,
     use_real,
@@ -39,7 +41,6 @@ from .runs import CocoArrays
 from .summary import summarized
 
 PYCOCOTOOLS, HALPECOCOTOOLS, XTCOCOTOOLS = "pycocotools", "halpecocotools", "xtcocotools"
-CROWDPOSE_IOU_TYPE = "keypoints_crowd"  # xtcocotools' CrowdPose evaluation (crowdIndex, its own statistics)
 
 
 def reference_part(oracle: str, name: str, protocol: Protocol, iou_type: str) -> str:
@@ -160,7 +161,7 @@ class XtcocotoolsCOCOeval(COCOeval):
 
     def __init__(self, cocoGt: COCO | None = None, cocoDt: COCO | None = None, iouType: str = "keypoints",
                  sigmas: Any = None, use_area: bool = True):
-        self._refuse_crowdpose(iouType)
+        self._refuse_other_protocols(iouType)
         if not use_area:
             raise use_real(self.oracle, "use_area=False (areas from the GT box, as for CrowdPose and AIC)")
         self.sigmas = np.array(cocoeval_default_sigmas()) if sigmas is None else sigmas
@@ -169,12 +170,13 @@ class XtcocotoolsCOCOeval(COCOeval):
         if cocoGt is not None:
             self.anno_file = getattr(cocoGt, "anno_file", [None])
 
-    def _refuse_crowdpose(self, iou_type: str) -> None:
-        if iou_type == CROWDPOSE_IOU_TYPE:
-            raise use_real(self.oracle, f"CrowdPose's {CROWDPOSE_IOU_TYPE!r} evaluation")
+    def _refuse_other_protocols(self, iou_type: str) -> None:
+        other = other_protocol_naming(self.oracle, iou_type)
+        if other is not None:
+            raise use_real(self.oracle, f"iouType {iou_type!r} (protocol {other.name}: its image-split statistics)")
 
     def _parts(self, iou_type: str, protocol: Protocol) -> tuple[str, ...]:
-        self._refuse_crowdpose(iou_type)  # also when set on params after construction
+        self._refuse_other_protocols(iou_type)  # also when set on params after construction
         named = part_of_reference_name(self.oracle, iou_type) is not None
         return (reference_part(self.oracle, iou_type if named else KEYPOINTS, protocol, iou_type),)
 

@@ -39,10 +39,16 @@ def use_real(oracle: str, what: str) -> NotSupported:
                         f"(halpe_eval.compat.uninstall({oracle!r}), or do not install the drop-in)")
 
 
+def _plain(protocol: Protocol) -> bool:
+    """Every statistic is a plain cocoeval ``_summarize`` one: what the drop-in's summarize computes."""
+    return all(stat.plain for stat in protocol.params.statistics)
+
+
 @functools.cache
 def own_protocol(oracle: str) -> Protocol:
-    """The built-in protocol whose official evaluator is ``oracle``."""
-    owned = [protocol for protocol in map(load_protocol, builtin_names()) if protocol.reference == oracle]
+    """The built-in protocol of plain statistics whose official evaluator is ``oracle`` (the drop-in's)."""
+    owned = [protocol for protocol in map(load_protocol, builtin_names())
+             if protocol.reference == oracle and _plain(protocol)]
     if len(owned) != 1:
         raise LookupError(f"{len(owned)} built-in protocols name {oracle} as their reference; expected one")
     return owned[0]
@@ -66,6 +72,13 @@ def reading_protocol(oracle: str, dataset: dict, name: str) -> Protocol:
     rules: dict[str, Any] = {field: getattr(own, field) for field in RULE_FIELDS}
     rules["part_score_keys"] = {part: key for part, key in own.part_score_keys.items() if part in skeleton.parts}
     return dataclasses.replace(skeleton, **rules)
+
+
+def other_protocol_naming(oracle: str, name: str) -> Protocol | None:
+    """A built-in protocol scored by ``oracle`` that is not the drop-in's and calls a part ``name`` (an iouType
+    such as xtcocotools' CrowdPose one), or None."""
+    return next((protocol for protocol in map(load_protocol, builtin_names()) if protocol.reference == oracle
+                 and not _plain(protocol) and name in protocol.reference_parts.values()), None)
 
 
 def part_of_reference_name(oracle: str, name: str) -> str | None:
@@ -95,5 +108,5 @@ def with_part_sigmas(protocol: Protocol, part: str, sigmas: Any, source: str) ->
     return protocol.with_sigmas(table, source)
 
 
-__all__ = ["KEYPOINTS", "NotSupported", "checked_part", "cocoeval_default_sigmas", "own_protocol",
-           "part_of_reference_name", "reading_protocol", "use_real", "with_part_sigmas"]
+__all__ = ["KEYPOINTS", "NotSupported", "checked_part", "cocoeval_default_sigmas", "other_protocol_naming",
+           "own_protocol", "part_of_reference_name", "reading_protocol", "use_real", "with_part_sigmas"]

@@ -32,7 +32,10 @@ raises becomes one :class:`InputError` line.
 from __future__ import annotations
 
 import importlib
+import json
+import tempfile
 import time
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -78,16 +81,29 @@ def _import_oracle(adapter: OracleAdapter, protocol: Protocol) -> tuple[ModuleTy
 
 
 def _evaluated(coco: ModuleType, cocoeval: ModuleType, gt: dict, preds: list, run: OracleRun) -> Any:
-    """One COCOeval, evaluated, accumulated and summarized, on fresh copies of the records (it writes into them)."""
-    coco_gt = coco.COCO()
-    coco_gt.dataset = dict(gt, annotations=[dict(ann) for ann in gt["annotations"]])
-    coco_gt.createIndex()
-    evaluator = cocoeval.COCOeval(coco_gt, coco_gt.loadRes([dict(pred) for pred in preds]), *run.args, **run.kwargs)
-    for name, value in run.params.items():
-        setattr(evaluator.params, name, value)
-    evaluator.evaluate()
-    evaluator.accumulate()
-    evaluator.summarize()
+    """One COCOeval, evaluated, accumulated and summarized, on fresh copies of the records (it writes into them).
+
+    With ``run.gt_file`` the GT is also written to a temporary file named in ``anno_file``, where
+    xtcocotools' ``keypoints_crowd`` summarize reads the images' crowdIndex; that summarize
+    re-evaluates each split and leaves the last one's arrays in ``eval``, so the whole set's are put back.
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        coco_gt = coco.COCO()
+        coco_gt.dataset = dict(gt, annotations=[dict(ann) for ann in gt["annotations"]])
+        coco_gt.createIndex()
+        if run.gt_file:
+            path = Path(folder) / "gt.json"
+            path.write_text(json.dumps(gt))
+            coco_gt.anno_file = [str(path)]
+        evaluator = cocoeval.COCOeval(coco_gt, coco_gt.loadRes([dict(pred) for pred in preds]), *run.args,
+                                      **run.kwargs)
+        for name, value in run.params.items():
+            setattr(evaluator.params, name, value)
+        evaluator.evaluate()
+        evaluator.accumulate()
+        accumulated = evaluator.eval
+        evaluator.summarize()
+        evaluator.eval = accumulated
     return evaluator
 
 
@@ -156,8 +172,11 @@ def _row_result(proto: Protocol, row: str, raw: dict[str, RawPart]) -> PartResul
 
 def _part_result(proto: Protocol, part: str, precision: np.ndarray, recall: np.ndarray,
                  values: np.ndarray) -> PartResult:
-    """An oracle's part: its -1 (undefined) as None; scores -1 throughout (the oracles return none)."""
-    stats = {stat: None if value == -1 else float(value) for stat, value in zip(proto.params.stat_names, values)}
+    """An oracle's part: its -1 (undefined) as None; scores -1 throughout (the oracles return none).
+
+    Statistics past the oracle's own (crowdpose's ``*_exact``) are undefined: it does not compute them."""
+    stats: dict[str, float | None] = dict.fromkeys(proto.params.stat_names)
+    stats.update((stat, None if value == -1 else float(value)) for stat, value in zip(proto.params.stat_names, values))
     return PartResult(part, stats, precision, recall, -np.ones_like(precision))
 
 

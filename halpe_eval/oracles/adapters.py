@@ -29,11 +29,13 @@ KEYPOINTS = "keypoints"  # cocoeval's iouType for keypoint evaluation
 
 @dataclass(frozen=True)
 class OracleRun:
-    """One ``COCOeval``: its arguments after the two COCO objects, and ``params`` attributes set before evaluating."""
+    """One ``COCOeval``: its arguments after the two COCO objects, and ``params`` attributes set before evaluating;
+    ``gt_file``: the GT must also be on disk, where the oracle reads it again (``COCO.anno_file``)."""
 
     args: tuple[Any, ...]
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     params: Mapping[str, Any] = field(default_factory=dict)
+    gt_file: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,10 +80,12 @@ def once_with_protocol_sigmas(protocol: Protocol) -> tuple[OracleRun, ...]:
 
 
 def once_per_part(protocol: Protocol) -> tuple[OracleRun, ...]:
-    """xtcocotools (COCO-WholeBody's official evaluation): one run per part, iouType and part sigmas passed in."""
+    """xtcocotools (COCO-WholeBody's official evaluation, CrowdPose's): one run per part, iouType, part sigmas and
+    the protocol's ``use_area`` passed in."""
     sigmas = np.asarray(protocol.sigmas)
     return tuple(
-        OracleRun((iou_type, sigmas[list(protocol.parts[part])]), kwargs={"use_area": True})
+        OracleRun((iou_type, sigmas[list(protocol.parts[part])]), kwargs={"use_area": protocol.use_area},
+                  gt_file=bool(protocol.image_splits))  # its crowd summarize reads crowdIndex from the GT file
         for part, iou_type in protocol.reference_parts.items()
     )
 

@@ -15,6 +15,8 @@ DEFAULT_COMPARE_STATS = ("AP", "AP50", "AP75", "AR")  # those the protocol has; 
 WEAK_SHARE = 0.1  # the weakest tenth of the keypoints that can be ranked is flagged
 SHA256_SHOWN = 8  # hex digits of a file's sha256 in the header line (the JSON has all 64)
 PART_COLUMN = Column("part", Kind.TEXT, "left")
+IMAGES_COLUMN = Column("images", Kind.TEXT, "left")  # with --slice-by: the row group's images
+ALL_IMAGES = "all images"
 RUN_COLUMN = Column("run", Kind.TEXT, "left")
 KEYPOINT_COLUMNS = (
     Column("#", Kind.COUNT),
@@ -88,19 +90,36 @@ def shown_stats(result: EvalResult, chosen: Sequence[str], comparing: bool) -> t
     return tuple(s for s in DEFAULT_COMPARE_STATS if s in names) or names
 
 
+def row_groups(result: EvalResult) -> dict[str, dict[str, Stats]]:
+    """Rows by image group: every image, then each ``--slice-by`` slice; part -> statistic -> value."""
+    return {ALL_IMAGES: result.stats(), **result.slices()}
+
+
+def _lead(result: EvalResult, images: str, part: str) -> tuple[str, ...]:
+    """A row's first cells: its image group when the run is sliced, then its part."""
+    return (images, part) if result.slices() else (part,)
+
+
+def _lead_columns(result: EvalResult) -> tuple[Column, ...]:
+    return (IMAGES_COLUMN, PART_COLUMN) if result.slices() else (PART_COLUMN,)
+
+
 def stats_table(result: EvalResult, stats: Sequence[str], title: str = "") -> Table:
-    """Parts as rows, statistics as columns."""
-    columns = (PART_COLUMN, *(Column(s, Kind.FRACTION) for s in stats))
-    rows = tuple((name, *(part.stats[s] for s in stats)) for name, part in result.parts.items())
+    """Parts as rows (one group per image slice with ``--slice-by``), statistics as columns."""
+    columns = (*_lead_columns(result), *(Column(s, Kind.FRACTION) for s in stats))
+    rows = tuple((*_lead(result, images, name), *(values[s] for s in stats))
+                 for images, by_part in row_groups(result).items() for name, values in by_part.items())
     return Table(columns, rows, title)
 
 
 def differences(result: EvalResult, base: EvalResult) -> dict[str, Stats]:
     """Per part and statistic, ``result`` minus ``base``; None where either is undefined."""
-    return {
-        part: {stat: _minus(value, base.parts[part].stats[stat]) for stat, value in stats.items()}
-        for part, stats in result.stats().items()
-    }
+    return _stats_minus(result.stats(), base.stats())
+
+
+def _stats_minus(stats: dict[str, Stats], base: dict[str, Stats]) -> dict[str, Stats]:
+    return {part: {stat: _minus(value, base[part][stat]) for stat, value in values.items()}
+            for part, values in stats.items()}
 
 
 def _minus(value: float | None, base: float | None) -> float | None:
@@ -108,18 +127,20 @@ def _minus(value: float | None, base: float | None) -> float | None:
 
 
 def compare_table(results: Sequence[EvalResult], names: Sequence[str], stats: Sequence[str], title: str = "") -> Table:
-    """One row per part; a column group per run and, from the second run on, its difference to the first,
-    named by the run (``new ΔAP``) so that every header is unique."""
+    """One row per part (per image slice and part with ``--slice-by``); a column group per run and, from the
+    second run on, its difference to the first, named by the run (``new ΔAP``) so that every header is unique."""
     base = results[0]
-    columns = [PART_COLUMN]
-    groups: list[dict[str, Stats]] = []  # per column group: part -> statistic -> value
+    columns = list(_lead_columns(base))
+    groups: list[dict[str, dict[str, Stats]]] = []  # per column group: images -> part -> statistic -> value
     for i, (name, result) in enumerate(zip(names, results)):
         columns += [Column(f"{name} {s}", Kind.FRACTION) for s in stats]
-        groups.append(result.stats())
+        groups.append(row_groups(result))
         if i:
             columns += [Column(f"{name} Δ{s}", Kind.DIFFERENCE) for s in stats]
-            groups.append(differences(result, base))
-    rows = tuple((part, *(group[part][s] for group in groups for s in stats)) for part in base.parts)
+            groups.append({images: _stats_minus(by_part, row_groups(base)[images])
+                           for images, by_part in row_groups(result).items()})
+    rows = tuple((*_lead(base, images, part), *(group[images][part][s] for group in groups for s in stats))
+                 for images in row_groups(base) for part in base.parts)
     return Table(tuple(columns), rows, title)
 
 

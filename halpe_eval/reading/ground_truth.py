@@ -6,14 +6,14 @@ Conventions of the COCO API's ``COCO``: images are ordered by id
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from ..errors import InputError
-from ..protocol import Protocol, detect_protocol, load_protocol
+from ..protocol import BOX_AREA_SHARE, Protocol, detect_protocol, load_protocol
 from .formats import flat_keypoints
 from .jsonio import first_element_of, read_json
 from .messages import is_int, is_number, kind, show, show_json
@@ -33,12 +33,13 @@ class GroundTruth:
     image_index: np.ndarray  # (G,) index into image_ids
     category_index: np.ndarray  # (G,) index into category_ids
     keypoints: np.ndarray  # (G, K, 3) float64: x, y, visibility
-    area: np.ndarray  # (G,) float64, the annotation's 'area' field
+    area: np.ndarray  # (G,) float64, the annotation's 'area' field (box w*h*0.53 where the protocol's use_area is off)
     bbox: np.ndarray  # (G, 4) float64
     iscrowd: np.ndarray  # (G,) bool
     ignore: np.ndarray  # (G,) bool, the optional 'ignore' field
     num_keypoints: np.ndarray  # (G,) int64, -1 where the field is absent
     warnings: tuple[str, ...] = ()
+    image_records: tuple[dict, ...] = field(default=(), repr=False, compare=False)  # (I,) images[] records, id order
 
 
 class _Annotation(NamedTuple):
@@ -101,7 +102,7 @@ def load_ground_truth(source: Any, protocol: Any = None, name: str | None = None
         data, name = source, name or "<ground truth>"
     protocol = ground_truth_protocol(data, protocol, name)
     warnings: list[str] = []
-    image_ids, file_names = _image_table(data, name, warnings)
+    image_ids, image_records = _image_table(data, name, warnings)
     category_ids = np.unique(np.asarray(_section_ids(data, "categories", name), dtype=np.int64))
     image_set = set(image_ids.tolist())
     rows = []
@@ -124,11 +125,11 @@ def load_ground_truth(source: Any, protocol: Any = None, name: str | None = None
         warnings.append(f"{name}: {orphans} annotation(s) refer to images not in 'images'; they are not scored")
     if not rows:
         warnings.append(f"{name}: no annotation to score; every AP and AR is undefined")
-    return _arrays(rows, name, protocol, image_ids, file_names, category_ids, warnings)
+    return _arrays(rows, name, protocol, image_ids, image_records, category_ids, warnings)
 
 
-def _image_table(data: dict, name: str, warnings: list[str]) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Image ids sorted (as ``sorted(getImgIds())``) and their file names in the same order.
+def _image_table(data: dict, name: str, warnings: list[str]) -> tuple[np.ndarray, tuple[dict, ...]]:
+    """Image ids sorted (as ``sorted(getImgIds())``) and their records in the same order.
 
     A record repeating an earlier one exactly is counted once, as the COCO API's image index
     does; two records with one id that differ are refused.
@@ -146,9 +147,8 @@ def _image_table(data: dict, name: str, warnings: list[str]) -> tuple[np.ndarray
         warnings.append(f"{name}: {len(image_ids) - len(keep)} 'images' record(s) repeat an earlier record "
                         "exactly; each image is counted once")
     ids = np.asarray([image_ids[i] for i in keep], dtype=np.int64)
-    file_names = [str(data["images"][i].get("file_name", "")) for i in keep]
     order = np.argsort(ids, kind="stable")
-    return ids[order], tuple(file_names[i] for i in order)
+    return ids[order], tuple(data["images"][keep[i]] for i in order)
 
 
 def _check_same_record(records: list, first: int, again: int, section: str, name: str) -> None:
@@ -193,23 +193,33 @@ def _checked_annotation(ann: Any, i: int, name: str, protocol: Protocol, image_s
             raise InputError(f"{where}: '{key}' missing or not an integer")
     if ann["image_id"] not in image_set:
         return None
-    area: Any = ann.get("area")
-    if not (is_number(area) and np.isfinite(area) and area >= 0):
-        raise InputError(f"{where}: 'area' is {show(area)}, expected a number >= 0")
     bbox = ann.get("bbox")
     if not (isinstance(bbox, list) and len(bbox) == 4 and all(is_number(b) for b in bbox)):
         raise InputError(f"{where}: 'bbox' is {show(bbox)}, expected [x, y, w, h]")
     if not all(np.isfinite(bbox)) or bbox[2] < 0 or bbox[3] < 0:
         raise InputError(f"{where}: 'bbox' {bbox} has a negative or non-finite value")
+    area = _area(ann, bbox, where, protocol)
     keypoints = flat_keypoints(ann, protocol)
     if not isinstance(keypoints, list) or len(keypoints) != 3 * protocol.num_keypoints:
         raise InputError(f"{where}: 'keypoints' is {keypoints_problem(keypoints, protocol)}")
     for flag in ("iscrowd", "ignore"):
         if ann.get(flag, 0) not in (0, 1):  # True/False and 0.0/1.0 compare equal to 1/0
             raise InputError(f"{where}: '{flag}' is {show_json(ann[flag])}, expected 0 or 1")
-    return _Annotation(ann["id"], ann["image_id"], ann["category_id"], float(area), bbox, keypoints,
+    return _Annotation(ann["id"], ann["image_id"], ann["category_id"], area, bbox, keypoints,
                        bool(ann.get("iscrowd", 0)), bool(ann.get("ignore", 0)),
                        _num_keypoints(ann, where, protocol))
+
+
+def _area(ann: dict, bbox: list, where: str, protocol: Protocol) -> float:
+    """The GT area: the ``area`` field, or with ``use_area`` off the box's ``w * h * 0.53`` (xtcocotools)."""
+    if not protocol.use_area:
+        return float(bbox[2] * bbox[3] * BOX_AREA_SHARE)
+    area: Any = ann.get("area")
+    if not (is_number(area) and np.isfinite(area) and area >= 0):
+        hint = ("; or take the area from the box with a protocol file saying \"use_area\": false (xtcocotools' "
+                "use_area=False, as the built-in crowdpose does)") if "area" not in ann else ""
+        raise InputError(f"{where}: 'area' is {show(area)}, expected a number >= 0{hint}")
+    return float(area)
 
 
 def _num_keypoints(ann: dict, where: str, protocol: Protocol) -> int:
@@ -224,7 +234,7 @@ def _num_keypoints(ann: dict, where: str, protocol: Protocol) -> int:
 
 
 def _arrays(rows: list[_Annotation], name: str, protocol: Protocol, image_ids: np.ndarray,
-            file_names: tuple[str, ...], category_ids: np.ndarray, warnings: list[str]) -> GroundTruth:
+            image_records: tuple[dict, ...], category_ids: np.ndarray, warnings: list[str]) -> GroundTruth:
     """The validated records as a GroundTruth; checks that need all records (ids, categories, NaN)."""
     ann_ids = np.array([r.id for r in rows], dtype=np.int64)
     keypoints = to_array([r.keypoints for r in rows], (len(rows), protocol.num_keypoints, 3), name, "annotation")
@@ -248,7 +258,7 @@ def _arrays(rows: list[_Annotation], name: str, protocol: Protocol, image_ids: n
         source=name,
         protocol=protocol,
         image_ids=image_ids,
-        file_names=file_names,
+        file_names=tuple(str(record.get("file_name", "")) for record in image_records),
         category_ids=category_ids,
         ann_ids=ann_ids,
         image_index=np.searchsorted(image_ids, np.array([r.image_id for r in rows], dtype=np.int64)),
@@ -260,4 +270,5 @@ def _arrays(rows: list[_Annotation], name: str, protocol: Protocol, image_ids: n
         ignore=np.array([r.ignore for r in rows], dtype=bool),
         num_keypoints=num_keypoints,
         warnings=tuple(warnings),
+        image_records=image_records,
     )
