@@ -16,7 +16,7 @@ import click
 from . import __version__
 from .errors import InputError
 from .gate import Threshold, failures, parse_threshold
-from .output import WRITERS, Report, write_per_image
+from .output import WRITERS, Report
 from .output.builders import DEFAULT_COMPARE_STATS
 from .output.progress import ProgressBar
 from .pipeline import evaluate
@@ -343,6 +343,8 @@ def _write_files(report: Report, output: str | None, per_image_file: str | None,
             Path(output).write_text(WRITERS["json"](report, False) + "\n", encoding="utf-8")
         if per_image_file is not None:
             writing = per_image_file
+            from .output.per_image import write_per_image
+
             write_per_image(per_image_file, report.results, report.names)
         if plot_dir is not None:
             from .plot import plot_pr_curves

@@ -5,7 +5,7 @@
   document; the compare difference is computed there, once;
 - one writer module per format, each ``write(report, colour) -> str`` (``colour``: stdout is a colour
   terminal, used by the table writer only), registered in :data:`WRITERS`;
-- :mod:`.per_image`: the ``--per-image`` CSV file;
+- :mod:`.per_image`: the ``--per-image`` CSV file (imported by its user: it needs the breakdowns);
 - :mod:`.progress`: the progress bar on stderr while runs are scored.
 
 A new format is a new writer module and one line in :data:`WRITERS`; ``--format`` offers its key.
@@ -17,7 +17,6 @@ from importlib import import_module
 from typing import Callable
 
 from .model import Column, Kind, Report, Table
-from .per_image import write_per_image
 
 Writer = Callable[[Report, bool], str]
 
@@ -46,4 +45,4 @@ WRITERS = WriterRegistry({
     "json": "json_writer",
 })
 
-__all__ = ["WRITERS", "Column", "Kind", "Report", "Table", "Writer", "write_per_image"]
+__all__ = ["WRITERS", "Column", "Kind", "Report", "Table", "Writer"]
