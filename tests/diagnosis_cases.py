@@ -66,6 +66,27 @@ def scene() -> tuple[dict, list[dict]]:
     return gt, preds
 
 
+def wholebody_scene() -> tuple[dict, list[dict]]:
+    """Halpe-136: P1 on A has its two hands exchanged, its face mirrored and B's feet; P2 is B exact."""
+    proto = load_protocol("halpe136")
+    grid = [[100 + 45 * (k % 12), 100 + 45 * (k // 12)] for k in range(proto.num_keypoints)]
+    a, b = grid, [[x + 1000, y] for x, y in grid]
+    flip = proto.flip_map()
+    p1 = [list(p) for p in a]
+    for k in list(proto.parts["face"]) + list(proto.parts["hands"]):
+        p1[k] = list(a[flip[k]])  # the mirrored keypoint: both hands exchanged, the face mirrored
+    for k in proto.parts["foot"]:
+        p1[k] = list(b[k])  # B's feet
+    anns = []
+    for i, points in enumerate((a, b), start=1):
+        ann = annotation(i, 1, points, 300_000.0)
+        ann["num_keypoints"] = 17
+        anns.append(ann)
+    gt = {"images": [{"id": 1, "width": 2000, "height": 1000, "file_name": "1.jpg"}],
+          "categories": [{"id": 1, "name": "person"}], "annotations": anns}
+    return gt, [prediction(1, p1, 0.9), prediction(1, b, 0.8)]
+
+
 if __name__ == "__main__":
     out = Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)

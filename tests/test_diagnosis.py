@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from diagnosis_cases import AREA, EXPECTED, JITTER_KS, SIGMAS, scene
+from diagnosis_cases import AREA, EXPECTED, JITTER_KS, SIGMAS, scene, wholebody_scene
 
 from halpe_eval import evaluate, load_protocol
 from halpe_eval.diagnosis import ERROR_TYPES, STEPS, diagnose
@@ -115,3 +115,64 @@ def test_flip_pairs_are_validated():
     for bad in ([[0, 3]], [[0, 1], [1, 2]], [[0]], "0-1"):
         with pytest.raises(InputError, match="flip_pairs"):
             load_protocol({**base, "flip_pairs": bad})
+
+
+def test_wholebody_hands_exchanged_face_mirrored_feet_borrowed():
+    gt, preds = wholebody_scene()
+    proto = load_protocol("halpe136")
+    diagnosis = diagnose(evaluate(gt, preds, protocol="halpe136"))
+    whole = diagnosis.parts[proto.whole_part]
+    assert whole.whole_parts["left_hand"] == {"analysed": 2, "mirrored": 1, "from_another_person": 0}
+    assert whole.whole_parts["right_hand"] == {"analysed": 2, "mirrored": 1, "from_another_person": 0}
+    assert whole.whole_parts["face"]["mirrored"] == 1
+    assert whole.whole_parts["foot"] == {"analysed": 2, "mirrored": 0, "from_another_person": 1}
+    assert whole.whole_parts["body"] == {"analysed": 2, "mirrored": 0, "from_another_person": 0}
+    flip = proto.flip_map()
+    column = {k: i for i, k in enumerate(proto.parts[proto.whole_part])}
+    for k in proto.parts[proto.whole_part]:  # every keypoint of P1 as planted (P2 adds one good each)
+        if k in proto.parts["foot"]:
+            kind = "swap"
+        elif flip[k] != k and (k in proto.parts["face"] or k in proto.parts["hands"]):
+            kind = "inversion"
+        else:
+            kind = "good"
+        counts = whole.error_counts[:, column[k]]
+        assert counts[ERROR_TYPES.index(kind)] == 1 + (kind == "good"), (proto.keypoints[k], kind, counts)
+    assert set(diagnosis.parts) == {p for row in proto.part_names() for p in proto.components(row)}
+
+
+@pytest.mark.parametrize("protocol", ["coco17", "halpe26", "halpe136", "coco-wholebody"])
+def test_diagnosis_runs_on_every_protocol(protocol):
+    from halpe_eval.synthetic import SynthOptions, make_dataset
+
+    gt, preds = make_dataset(3, protocol, SynthOptions(num_images=12))
+    result = evaluate(gt, preds, protocol=protocol)
+    diagnosis = diagnose(result)
+    proto = result.protocol
+    assert set(diagnosis.parts) == {p for row in proto.part_names() for p in proto.components(row)}
+    for name, part in diagnosis.parts.items():
+        assert part.error_counts.shape == (5, len(proto.parts[name]))
+        assert part.error_counts.sum() > 0, name
+        ap = [part.ranges["all"].steps[s].ap_at().mean() for s in STEPS]
+        assert ap[-1] >= ap[0], name
+    assert diagnosis.parts[proto.whole_part].whole_parts or len(proto.parts) == 1
+    out = diagnosis.to_dict()
+    assert set(out) == set(diagnosis.parts)
+
+
+def test_a_custom_skeleton_is_diagnosed_from_its_protocol_file_alone(tmp_path):
+    """A 5-keypoint skeleton with two parts and one mirror pair, written as TOML: nothing else is needed."""
+    (tmp_path / "toy.toml").write_text(
+        'name = "toy5"\nkeypoints = ["head", "l_hand", "r_hand", "l_foot", "r_foot"]\n'
+        "sigmas = [0.05, 0.06, 0.06, 0.08, 0.08]\nflip_pairs = [[1, 2], [3, 4]]\n"
+        "[parts]\nupper = [0, 1, 2]\nall5 = [0, 1, 2, 3, 4]\n")
+    pts = [[100, 100], [300, 200], [500, 200], [300, 500], [500, 500]]
+    gt = {"images": [{"id": 1, "width": 800, "height": 800}], "categories": [{"id": 1, "name": "toy"}],
+          "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0, "area": 200_000.0,
+                           "bbox": [100, 100, 400, 400], "keypoints": [v for p in pts for v in (*p, 2)]}]}
+    swapped = [pts[0], pts[2], pts[1], pts[3], pts[4]]  # hands exchanged
+    preds = [{"image_id": 1, "category_id": 1, "score": 0.9, "keypoints": [v for p in swapped for v in (*p, 1)]}]
+    diagnosis = diagnose(evaluate(gt, preds, protocol=str(tmp_path / "toy.toml")))
+    whole = diagnosis.parts["all5"]
+    assert whole.error_counts[ERROR_TYPES.index("inversion")].tolist() == [0, 1, 1, 0, 0]
+    assert whole.whole_parts["upper"] == {"analysed": 1, "mirrored": 1, "from_another_person": 0}  # 2 of 3 > half

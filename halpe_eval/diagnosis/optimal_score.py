@@ -31,10 +31,10 @@ def best_oks(scene: Scene, oks: np.ndarray, ignored_gt: np.ndarray) -> np.ndarra
 
 def soft_nms(scene: Scene, xy: np.ndarray, start: np.ndarray) -> np.ndarray:
     """(N,) coco-analyze's optimal scores from ``start`` (N,) and the keypoints ``xy`` (N, Kp, 2)."""
-    xy = xy.astype(np.float64)
+    x = np.ascontiguousarray(xy[:, :, 0], dtype=np.float64)
+    y = np.ascontiguousarray(xy[:, :, 1], dtype=np.float64)
     variances = (scene.sigmas * 2) ** 2
-    extent = xy.max(axis=1) - xy.min(axis=1)
-    area = extent[:, 0] * extent[:, 1]
+    area = (x.max(axis=1) - x.min(axis=1)) * (y.max(axis=1) - y.min(axis=1)) if x.size else np.zeros(len(x))
     score = start.astype(np.float64).copy()
     final = np.zeros(len(score))
     position = scene.rank.copy()
@@ -49,11 +49,12 @@ def soft_nms(scene: Scene, xy: np.ndarray, start: np.ndarray) -> np.ndarray:
         chosen = order[first]
         final[chosen] = score[chosen]
         remaining[chosen] = False
-        q, m = order[~first], order[head[~first]]
+        decaying = ~first & (score[order] != 0)  # a zero score stays zero
+        q, m = order[decaying], order[head[decaying]]
         if not len(q):
             continue
-        delta = xy[q] - xy[m]
-        e = (delta[:, :, 0] ** 2 + delta[:, :, 1] ** 2) / variances / ((0.5 * (area[m] + area[q]))[:, None] + EPS) / 2
+        dx, dy = x[q] - x[m], y[q] - y[m]
+        e = (dx**2 + dy**2) / variances / ((0.5 * (area[m] + area[q]))[:, None] + EPS) / 2
         o = np.sum(np.exp(-e), axis=1) / e.shape[1]
         score[q] = score[q] * np.exp(-(o**2) / 0.5)
     return final
