@@ -123,11 +123,17 @@ def _one_line(exc: click.ClickException) -> str:
               help="Also score each slice of the images by an images[] field: one slice per value (scene), or "
               "between increasing numeric edges (crowdIndex=0.2,0.8: <0.2, 0.2-0.8, >=0.8). Re-accumulated from "
               "the same matches.")
+@click.option("--diagnose", is_flag=True,
+              help="Add coco-analyze's keypoint error diagnosis per part: error rates (good, jitter, inversion, "
+              "swap, miss) and AP after each cumulative fix (docs/diagnosis.md); with --plot, its PR plots too.")
+@click.option("--report", "report_file", metavar="FILE.html", default=None,
+              help="Write one self-contained HTML page with the scores and the diagnosis (implies --diagnose).")
 @click.option("--profile", is_flag=True, help="Print the time of each stage on stderr.")
 @click.option("--quiet", "-q", is_flag=True, help="No warnings or progress on stderr.")
 @click.version_option(__version__, prog_name="halpe-eval")
 def main(gt, preds, protocol, backend, fmt, output, split_hands, sigmas_file, allow_unknown_images, gates,
-         shard_patterns, names, stats, per_keypoint, top, per_image_file, plot_dir, slice_by, profile, quiet):
+         shard_patterns, names, stats, per_keypoint, top, per_image_file, plot_dir, slice_by, diagnose, report_file,
+         profile, quiet):
     """Score whole-body keypoint predictions (COCO results) against COCO-format ground truth.
 
     Prints OKS AP/AR per part (body, foot, face, hands, wholebody) with the
@@ -141,6 +147,9 @@ def main(gt, preds, protocol, backend, fmt, output, split_hands, sigmas_file, al
     _check_combinations(gt, preds, backend, sigmas_file, allow_unknown_images, per_keypoint, top, per_image_file)
     if slice_by is not None and backend == "reference":
         raise click.UsageError("--slice-by needs --backend native")
+    diagnose = diagnose or report_file is not None
+    if diagnose and backend == "reference":
+        raise click.UsageError("--diagnose and --report need the native backend")
     if gates:  # the syntax and statistics now, the part names once the rows are known
         _thresholds(gates, _expected_stat_names(protocol, gt))
     tic = time.perf_counter()
@@ -157,11 +166,18 @@ def main(gt, preds, protocol, backend, fmt, output, split_hands, sigmas_file, al
         _print_profile(results, names)
     keypoints = _per_keypoint(results) if per_keypoint else None
     shown_seconds = seconds if fmt == "table" and sys.stdout.isatty() else None  # else the same bytes every time
-    report = Report(results, names, stats, keypoints, shown_seconds, backend, top)
-    _write_files(report, output, per_image_file, plot_dir)
+    diagnoses = _diagnoses(results) if diagnose else None
+    report = Report(results, names, stats, keypoints, shown_seconds, backend, top, diagnoses)
+    _write_files(report, output, per_image_file, plot_dir, report_file)
     click.echo(WRITERS[fmt](report, sys.stdout.isatty()))
     gated = slice(1, None) if len(results) > 1 else slice(None)  # comparing, the first run is the baseline
     sys.exit(1 if _print_failures(results[gated], names[gated], thresholds, len(results) > 1) else 0)
+
+
+def _diagnoses(results: Sequence[EvalResult]) -> list:
+    from .diagnosis import diagnose
+
+    return [diagnose(result) for result in results]
 
 
 def _per_keypoint(results: Sequence[EvalResult]) -> list:
@@ -334,8 +350,8 @@ def _print_profile(results: Sequence[EvalResult], names: Sequence[str]) -> None:
 
 
 def _write_files(report: Report, output: str | None, per_image_file: str | None,
-                 plot_dir: str | None) -> None:
-    """``--output``, ``--per-image`` and ``--plot``, before anything is printed; a failure is exit 2."""
+                 plot_dir: str | None, report_file: str | None = None) -> None:
+    """``--output``, ``--per-image``, ``--plot`` and ``--report``, before anything is printed; a failure is exit 2."""
     writing = None
     try:
         if output is not None:
@@ -351,6 +367,15 @@ def _write_files(report: Report, output: str | None, per_image_file: str | None,
 
             writing = plot_dir
             plot_pr_curves(report.results, report.names, plot_dir)
+            if report.diagnoses:
+                from .plot import plot_diagnoses
+
+                plot_diagnoses(report.diagnoses, report.names, plot_dir)
+        if report_file is not None:
+            from .output.html_report import write_html_report
+
+            writing = report_file
+            write_html_report(report, report_file)
     except InputError as exc:
         _fail(str(exc))
     except OSError as exc:

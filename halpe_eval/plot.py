@@ -4,6 +4,10 @@ One PNG per part; every run on the same axes in a colour of the Okabe-Ito palett
 (distinguishable with the common colour-vision deficiencies), each curve labelled
 with its AP. The axes start a little below 0 so that a curve at precision 0 is not
 hidden under the frame.
+
+With ``--diagnose``, coco-analyze's error plots too: per part and OKS threshold (.50, .75,
+.95), the PR curve after each cumulative fix, the band a fix gains filled in its colour
+(coco-analyze's colours), the AP after each fix in the legend (area range 'all').
 """
 from __future__ import annotations
 
@@ -67,8 +71,54 @@ def draw_part(ax: Any, results: Sequence[EvalResult], names: Sequence[str], part
     ax.legend(loc="best", fontsize="small")
 
 
-def plot_pr_curves(results: Sequence[EvalResult], names: Sequence[str], out_dir) -> list[Path]:
-    """One PNG per part, ``pr_<part>.png`` in ``out_dir`` (created if needed); the paths written."""
+FIX_COLOURS = {"baseline": "#FFFFFF", "miss": "#F2E394", "swap": "#F2AE72", "inversion": "#D96459",
+               "jitter": "#8C4646", "score": "#4F82BD", "background": "#8063A3", "false_negative": "#2E8B57"}
+DIAGNOSIS_OKS = (0.5, 0.75, 0.95)
+
+
+def draw_fixes(ax: Any, part: Any, oks: float) -> None:
+    """coco-analyze's plot of one part at one threshold: a curve per cumulative fix, each fix's gain filled."""
+    from matplotlib.patches import Patch
+
+    thresholds = [round(t, 2) for t in part.thresholds]
+    t = thresholds.index(round(oks, 2))
+    recall_points = np.linspace(0, 1, part.ranges["all"].steps["baseline"].precision.shape[1])
+    previous, handles = None, []
+    for step, colour in FIX_COLOURS.items():
+        precision = _category_mean(part.ranges["all"].steps[step].precision[t][None, :, :, None])[0]
+        ax.plot(recall_points, precision, color="black", linewidth=1)
+        if previous is not None:
+            ax.fill_between(recall_points, previous, precision, where=precision >= previous, facecolor=colour,
+                            interpolate=True)
+        handles.append(Patch(facecolor=colour, edgecolor="black", label=f"{step}: {_ap(precision)[3:]}"))
+        previous = precision
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="recall", ylabel="precision", title=f"{part.part}, OKS {oks:.2f}")
+    ax.grid(alpha=0.3)
+    ax.legend(handles=handles[::-1], loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize="x-small",
+              title="AP after fixing (area all)")
+
+
+def plot_diagnoses(diagnoses: Sequence[Any], names: Sequence[str], out_dir) -> list[Path]:
+    """One PNG per run and part, ``fixes_<part>.png`` (``fixes_<run>_<part>.png`` comparing runs) in ``out_dir``."""
+    plt = _pyplot()
+    out_dir = Path(out_dir)
+    written = []
+    for name, diagnosis in zip(names, diagnoses):
+        for part in diagnosis.parts.values():
+            fig, axes = plt.subplots(1, len(DIAGNOSIS_OKS), figsize=(FIGSIZE[0] * 2, FIGSIZE[1] * 1.3), dpi=DPI)
+            for ax, oks in zip(axes, DIAGNOSIS_OKS):
+                draw_fixes(ax, part, oks)
+            fig.tight_layout()
+            run = f"{name}_" if len(diagnoses) > 1 else ""
+            path = out_dir / f"fixes_{run}{part.part}.png"
+            fig.savefig(path, dpi=DPI)
+            plt.close(fig)
+            written.append(path)
+    return written
+
+
+def _pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend, or an input error saying how to install it."""
     try:
         import matplotlib
 
@@ -76,6 +126,12 @@ def plot_pr_curves(results: Sequence[EvalResult], names: Sequence[str], out_dir)
         import matplotlib.pyplot as plt
     except ImportError:
         raise InputError("--plot needs matplotlib: pip install 'halpe-eval[plot]'") from None
+    return plt
+
+
+def plot_pr_curves(results: Sequence[EvalResult], names: Sequence[str], out_dir) -> list[Path]:
+    """One PNG per part, ``pr_<part>.png`` in ``out_dir`` (created if needed); the paths written."""
+    plt = _pyplot()
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

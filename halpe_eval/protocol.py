@@ -176,6 +176,8 @@ class Protocol:
     (the COCO API lists every copy under its image), or ``ignored``: halpecocotools rewrites the
     shared record's ``ignore`` flag into a per-part dict once per copy, and from the second copy on
     that dict (truthy) marks every copy ignored in every part.
+    ``flip_pairs``: pairs of keypoints a mirror image exchanges (left/right eye, the face contour,
+    left hand <-> right hand); the keypoint error diagnosis calls a keypoint on its mirror an inversion.
 
     Reporting: ``rows`` in order; ``split_hands_rows`` are inserted before the
     whole-skeleton row by ``split_hands``; ``whole_part`` (default: the largest
@@ -206,6 +208,7 @@ class Protocol:
     repeated_annotations: str = "separate"  # GT records repeating an id: "separate" persons, or "ignored"
     use_area: bool = True
     image_splits: Mapping[str, ImageSplit] = field(default_factory=dict)
+    flip_pairs: tuple[tuple[int, int], ...] = ()  # keypoints that trade places in a mirror image (diagnosis)
     params: EvalParams = EvalParams()
 
     def __post_init__(self) -> None:
@@ -234,6 +237,14 @@ class Protocol:
     def components(self, row: str) -> tuple[str, ...]:
         """The parts a row is computed from: itself, or the parts a mean row averages."""
         return tuple(self.mean_parts.get(row, (row,)))
+
+    def flip_map(self) -> np.ndarray:
+        """(K,) the mirrored index of each keypoint (``flip_pairs`` swapped, every other keypoint itself):
+        coco-analyze's left/right inversion map, extended to feet, the 68-point face and the two hands."""
+        mirror = np.arange(self.num_keypoints)
+        for a, b in self.flip_pairs:
+            mirror[a], mirror[b] = b, a
+        return mirror
 
     def with_sigmas(self, sigmas: Any, source: str = "sigmas") -> Protocol:
         """This protocol with another sigma table (``--sigmas``), length-checked."""

@@ -126,6 +126,18 @@ def _nested_fields(value: Any, known: dict[str, Any]) -> tuple[tuple[str, int], 
     return tuple((f, c) for f, c in value)
 
 
+def _flip_pairs(value: Any, known: dict[str, Any]) -> tuple[tuple[int, int], ...]:
+    n = len(known["keypoints"])
+    ok = isinstance(value, list) and all(
+        isinstance(pair, list) and len(pair) == 2 and all(_is_int(i) and 0 <= i < n for i in pair) for pair in value)
+    if not ok:
+        raise Bad(f"'flip_pairs' must be a list of [left, right] keypoint index pairs in 0..{n - 1}")
+    used = [i for pair in value for i in pair]
+    if len(set(used)) != len(used):
+        raise Bad("'flip_pairs' must name each keypoint at most once (a keypoint mirrors one other keypoint)")
+    return tuple((a, b) for a, b in value)
+
+
 def _choice(key: str, allowed: tuple[str, ...]) -> Check:
     def check(value: Any, _: dict[str, Any]) -> str:
         if value not in allowed:
@@ -309,6 +321,7 @@ SCHEMA: dict[str, Field] = {
     "repeated_annotations": Field(_choice("repeated_annotations", ("separate", "ignored"))),
     "use_area": Field(_flag("use_area")),
     "image_splits": Field(_image_splits),
+    "flip_pairs": Field(_flip_pairs),
     "max_detections": Field(_positive_int("max_detections"), param=True),
     "area_ranges": Field(_area_ranges, param=True),
     "oks_thresholds": Field(_threshold_range("oks_thresholds", 0.0), param=True),

@@ -167,11 +167,16 @@ def _weakest(rows: KeypointRows) -> set[int]:
 
 def report_tables(report: Report) -> list[Table]:
     """The tables people read, in order: the statistics (:func:`report_statistics`), then the per-keypoint
-    breakdown of each run."""
+    breakdown of each run, then each run's diagnosis (``--diagnose``)."""
     comparing = len(report.results) > 1
     tables = [report_statistics(report)]
     for name, rows in zip(report.names, report.keypoints or ()):
         tables.append(keypoint_table(rows, f"per keypoint ({name})" if comparing else "", report.top))
+    if report.diagnoses:
+        from .diagnosis_tables import diagnosis_tables
+
+        for name, diagnosis in zip(report.names, report.diagnoses):
+            tables += diagnosis_tables(diagnosis, name if comparing else "")
     return tables
 
 
@@ -199,14 +204,16 @@ def data_table(report: Report) -> Table:
 
 
 def json_document(report: Report) -> dict[str, Any]:
-    """One run's ``to_dict()`` (with ``per_keypoint``, limited as the tables are by ``top``), or, comparing, the
-    ``protocol`` and a ``runs`` array of named runs, the second on with its ``difference`` to the first;
-    ``version`` once, last, at the top level."""
+    """One run's ``to_dict()`` (with ``per_keypoint``, limited as the tables are by ``top``, and ``diagnosis``),
+    or, comparing, the ``protocol`` and a ``runs`` array of named runs, the second on with its ``difference`` to
+    the first; ``version`` once, last, at the top level."""
     results = report.results
     runs = [result.to_dict() for result in results]
     versions = [run.pop("version") for run in runs]
     for run, rows in zip(runs, report.keypoints or ()):
         run["per_keypoint"] = rows if report.top is None else weakest_first(rows)[: report.top]
+    for run, diagnosis in zip(runs, report.diagnoses or ()):
+        run["diagnosis"] = diagnosis.to_dict()
     document = runs[0] if len(runs) == 1 else {"protocol": results[0].protocol.name, "runs": _named_runs(report, runs)}
     document["version"] = versions[0]
     return document

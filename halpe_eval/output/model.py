@@ -9,9 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from ..results import EvalResult
+
+if TYPE_CHECKING:
+    from ..diagnosis import Diagnosis
 
 Cell = Union[str, int, float, None]  # None: undefined
 KeypointRows = list[dict[str, Any]]  # breakdown.per_keypoint of one run
@@ -65,3 +68,4 @@ class Report:
     seconds: float | None = None  # time taken
     backend: str = "native"
     top: int | None = None  # per keypoint, only the weakest ``top`` (None: every keypoint, in skeleton order)
+    diagnoses: Sequence[Diagnosis] | None = None  # one per run, with --diagnose

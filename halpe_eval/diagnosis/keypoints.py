@@ -1,0 +1,127 @@
+"""Keypoint errors of matched predictions: good, jitter, inversion, swap, miss; and their corrections.
+
+coco-analyze's taxonomy (../DIAGNOSIS.md section 6) for a prediction P matched (at OKS 0.1) to a GT
+g of image I: every keypoint j of P is compared, by keypoint similarity
+``KS = exp(-d^2 / (2 sigma_j)^2 / (area + eps) / 2)``, with keypoint j of every GT of I as is and
+left/right mirrored (the mirrored copy's keypoint j is the annotation's keypoint ``flip[j]``, the
+protocol's ``flip_pairs``), each with its own area; an unlabelled keypoint scores -1.  With ``m`` the
+best KS and the first row reaching it (order: g, the others in file order, mirrored g, the
+others mirrored), a keypoint labelled in g is
+
+- good: m > 0.85 on g;  jitter: 0.5 <= m < 0.85 on g;
+- inversion: m >= 0.5 on mirrored g;  swap: m >= 0.5 on another person (as is or mirrored);
+- miss: m < 0.5.  (m exactly 0.85 on g is in no class, as in coco-analyze.)
+
+Corrections (section 7): the keypoint moves to g's point shifted along +x by
+``sqrt(-ln(t) * 2 * area_g * sigma^2)``, t = 0.85 (jitter), 0.5 (miss) or m (inversion, swap;
+minus eps when m is 1).  That distance uses sigma^2 where KS uses (2 sigma)^2, so a corrected
+point lands at KS t^(1/4) (quirk 12.2, kept: it is what coco-analyze's numbers mean).
+
+Shapes: M matches, Kp keypoints of the part, Q (match, GT of the same image) rows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..oks import EPS
+from .scene import Scene, image_rows
+
+ERROR_TYPES = ("good", "jitter", "inversion", "swap", "miss")  # class codes 0..4; -1: no class
+GOOD, JITTER, INVERSION, SWAP, MISS = range(5)
+FIXES = ("miss", "swap", "inversion", "jitter")  # coco-analyze's correction order
+KS_LOW, KS_HIGH = 0.5, 0.85  # jitter band of keypoint similarity
+BLOCK_ROWS = 8192  # (match, GT) rows per block: bounds the temporaries
+
+
+@dataclass(frozen=True)
+class KeypointErrors:
+    """The class of every keypoint of M matched predictions and where a fix would put it."""
+
+    dt: np.ndarray  # (M,) index into the scene's kept predictions
+    gt: np.ndarray  # (M,) index into GroundTruth
+    classes: np.ndarray  # (M, Kp) int8 class code (ERROR_TYPES), -1 where unlabelled in g
+    best: np.ndarray  # (M, Kp) best keypoint similarity m (0 where no GT labels the keypoint)
+    corrected: np.ndarray  # (M, Kp, 2) corrected x, y (the prediction's own where nothing is fixed)
+
+    def counts(self) -> np.ndarray:
+        """(5, Kp) number of keypoints of each class, per keypoint."""
+        return np.stack([(self.classes == c).sum(axis=0) for c in range(len(ERROR_TYPES))])
+
+
+def classify(scene: Scene, dt: np.ndarray, gt: np.ndarray, flip: np.ndarray) -> KeypointErrors:
+    """Classify the keypoints of the matches (``dt[i]``, ``gt[i]``); ``flip`` (K,) is the protocol's mirror map."""
+    n_kpt = len(scene.columns)
+    mirrored = scene.gt.keypoints[:, flip[scene.columns]]  # (G, Kp, 3): keypoint j of the mirrored copy
+    best_direct = np.empty((len(dt), n_kpt))
+    best_mirror = np.empty((len(dt), n_kpt))
+    on_self = np.empty((len(dt), n_kpt))
+    on_mirror = np.empty((len(dt), n_kpt))
+    rows_match, rows_gt = image_rows(scene.gt, gt)
+    starts = np.searchsorted(rows_match, np.arange(len(dt) + 1))
+    step = max(1, BLOCK_ROWS // max(1, int(np.diff(starts).max(initial=1))))  # matches per block
+    for lo in range(0, len(dt), step):
+        hi = min(len(dt), lo + step)
+        sl = slice(starts[lo], starts[hi])
+        r_match, r_gt = rows_match[sl], rows_gt[sl]
+        xy = scene.xy[dt[r_match]].astype(np.float64)
+        direct = _similarity(xy, scene.gt_part[r_gt], scene.gt.area[r_gt], scene.sigmas)
+        mirror = _similarity(xy, mirrored[r_gt], scene.gt.area[r_gt], scene.sigmas)
+        seg = starts[lo:hi] - starts[lo]
+        best_direct[lo:hi] = np.maximum.reduceat(direct, seg, axis=0)
+        best_mirror[lo:hi] = np.maximum.reduceat(mirror, seg, axis=0)
+        own = np.flatnonzero(r_gt == gt[r_match])  # the matched GT's own row, one per match
+        on_self[r_match[own]] = direct[own]
+        on_mirror[r_match[own]] = mirror[own]
+    best = np.maximum(np.maximum(best_direct, best_mirror), 0.0)
+    labelled = scene.gt_part[gt, :, 2] != 0
+    at_self = on_self == best  # row 0 wins every tie
+    inverted = ~at_self & (best_direct < best) & (on_mirror == best)
+    classes = np.full((len(dt), n_kpt), -1, dtype=np.int8)
+    high = best >= KS_LOW
+    classes[labelled & (best > KS_HIGH) & at_self] = GOOD
+    classes[labelled & high & (best < KS_HIGH) & at_self] = JITTER
+    classes[labelled & high & inverted] = INVERSION
+    classes[labelled & high & ~at_self & ~inverted] = SWAP
+    classes[labelled & ~high] = MISS
+    return KeypointErrors(dt, gt, classes, best, _corrected(scene, dt, gt, classes, best))
+
+
+def _similarity(xy: np.ndarray, gt_kpts: np.ndarray, area: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
+    """(Q, Kp) keypoint similarity of each row's prediction with its GT keypoints, -1 where unlabelled."""
+    dx = gt_kpts[:, :, 0] - xy[:, :, 0]
+    dy = gt_kpts[:, :, 1] - xy[:, :, 1]
+    ks = np.exp(-(dx**2 + dy**2) / (sigmas * 2) ** 2 / (area[:, None] + EPS) / 2)
+    return np.where(gt_kpts[:, :, 2] > 0, ks, -1.0)
+
+
+def shift(t: np.ndarray, area: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
+    """coco-analyze's distance "at similarity t" along x: ``sqrt(-ln(t) * 2 * area * sigma^2)`` (quirk 12.2)."""
+    return np.sqrt(-np.log(t) * 2 * area * (sigmas**2))
+
+
+def _corrected(scene: Scene, dt: np.ndarray, gt: np.ndarray, classes: np.ndarray, best: np.ndarray) -> np.ndarray:
+    """(M, Kp, 2) the keypoints coco-analyze's fixes put in place (section 7); unfixed ones unchanged."""
+    area = scene.gt.area[gt][:, None]
+    rounded = best + EPS * (best == 0) - EPS * (best == 1)
+    target = np.where(classes == JITTER, KS_HIGH, np.where(classes == MISS, KS_LOW, rounded))
+    gx = scene.gt_part[gt, :, 0]
+    fixed = np.stack([gx + shift(target, area, scene.sigmas), scene.gt_part[gt, :, 1]], axis=-1)
+    moved = (classes > GOOD)[:, :, None]
+    return np.where(moved, fixed, scene.xy[dt].astype(np.float64))
+
+
+def fixed_keypoints(errors: KeypointErrors, xy: np.ndarray, kinds: tuple[str, ...]) -> np.ndarray:
+    """``xy`` (N, Kp, 2) with the keypoints of the classes ``kinds`` moved to their corrections."""
+    codes = [ERROR_TYPES.index(k) for k in kinds]
+    mask = np.isin(errors.classes, codes)
+    out = xy.copy()
+    rows = np.flatnonzero(mask.any(axis=1))
+    current = out[errors.dt[rows]]
+    current[mask[rows]] = errors.corrected[rows][mask[rows]].astype(out.dtype)
+    out[errors.dt[rows]] = current
+    return out
+
+
+__all__ = ["ERROR_TYPES", "FIXES", "KeypointErrors", "classify", "fixed_keypoints", "shift"]
