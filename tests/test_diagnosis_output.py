@@ -99,3 +99,14 @@ def test_report_page_renders_in_headless_chromium(fixture_pair, tmp_path):
     assert pixels.std() > 0.05  # not blank
     assert (pixels.reshape(-1, 3) < 0.5).all(axis=1).mean() > 0.005  # dark text and lines are drawn
     assert len(np.unique(pixels.reshape(-1, 3).round(2), axis=0)) > 50  # plots in colour, not one flat tone
+
+
+def test_the_readme_shows_what_the_command_prints(fixture_pair):
+    """README's "Why a model scores what it scores" output block is, line for line, part of the command's output."""
+    from conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Why a model scores what it scores", 1)[1].split("\n## ", 1)[0]
+    shown = section.split("```text\n", 1)[1].split("```", 1)[0]
+    code, out, _ = run_cli(*fixture_pair, "--diagnose", "-q")
+    assert code == 0 and shown.strip() in out

@@ -112,16 +112,18 @@ def _corrected(scene: Scene, dt: np.ndarray, gt: np.ndarray, classes: np.ndarray
     return np.where(moved, fixed, scene.xy[dt].astype(np.float64))
 
 
-def fixed_keypoints(errors: KeypointErrors, xy: np.ndarray, kinds: tuple[str, ...]) -> np.ndarray:
-    """``xy`` (N, Kp, 2) with the keypoints of the classes ``kinds`` moved to their corrections."""
+def fix_keypoints(errors: KeypointErrors, xy: np.ndarray, kinds: tuple[str, ...]) -> np.ndarray:
+    """Move, in ``xy`` (N, Kp, 2) itself, the keypoints of the classes ``kinds`` to their corrections;
+    the predictions moved, as an (N,) mask."""
     codes = [ERROR_TYPES.index(k) for k in kinds]
     mask = np.isin(errors.classes, codes)
-    out = xy.copy()
     rows = np.flatnonzero(mask.any(axis=1))
-    current = out[errors.dt[rows]]
-    current[mask[rows]] = errors.corrected[rows][mask[rows]].astype(out.dtype)
-    out[errors.dt[rows]] = current
-    return out
+    current = xy[errors.dt[rows]]
+    current[mask[rows]] = errors.corrected[rows][mask[rows]].astype(xy.dtype)
+    xy[errors.dt[rows]] = current
+    moved = np.zeros(len(xy), dtype=bool)
+    moved[errors.dt[rows]] = True
+    return moved
 
 
-__all__ = ["ERROR_TYPES", "FIXES", "KeypointErrors", "classify", "fixed_keypoints", "shift"]
+__all__ = ["ERROR_TYPES", "FIXES", "KeypointErrors", "classify", "fix_keypoints", "shift"]

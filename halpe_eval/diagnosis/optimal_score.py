@@ -8,7 +8,9 @@ part's keypoints of ``exp(-d^2 / (2 sigma)^2 / (0.5 (a_M + a_Q) + eps) / 2)`` wi
 of the keypoints' extent.  coco-analyze decays with the keypoints corrected for the *last* area
 range it analysed (quirk 12.4); halpe-eval uses each range's own corrections.
 
-Vectorised over images: step k settles the k-th prediction of every image at once.
+Vectorised over images: step k settles the k-th prediction of every image at once.  A pair whose
+boxes are so far apart that every keypoint's exponent exceeds FAR (``o`` below 3e-9) is skipped:
+its factor ``exp(-o^2 / 0.5)`` rounds to exactly 1.0, so the scores are bit-identical.
 Shapes: N kept predictions, Kp keypoints, P pairs.
 """
 from __future__ import annotations
@@ -17,6 +19,8 @@ import numpy as np
 
 from ..oks import EPS
 from .scene import Scene
+
+FAR = 20.0  # exponent above which exp(-(exp(-FAR))^2 / 0.5) == 1.0 in float64 (needs > 19.06)
 
 
 def best_oks(scene: Scene, oks: np.ndarray, ignored_gt: np.ndarray) -> np.ndarray:
@@ -34,7 +38,9 @@ def soft_nms(scene: Scene, xy: np.ndarray, start: np.ndarray) -> np.ndarray:
     x = np.ascontiguousarray(xy[:, :, 0], dtype=np.float64)
     y = np.ascontiguousarray(xy[:, :, 1], dtype=np.float64)
     variances = (scene.sigmas * 2) ** 2
-    area = (x.max(axis=1) - x.min(axis=1)) * (y.max(axis=1) - y.min(axis=1)) if x.size else np.zeros(len(x))
+    low = np.stack([x.min(axis=1), y.min(axis=1)], axis=1) if x.size else np.zeros((len(x), 2))
+    high = np.stack([x.max(axis=1), y.max(axis=1)], axis=1) if x.size else np.zeros((len(x), 2))
+    area = (high[:, 0] - low[:, 0]) * (high[:, 1] - low[:, 1])
     score = start.astype(np.float64).copy()
     final = np.zeros(len(score))
     position = scene.rank.copy()
@@ -51,6 +57,10 @@ def soft_nms(scene: Scene, xy: np.ndarray, start: np.ndarray) -> np.ndarray:
         remaining[chosen] = False
         decaying = ~first & (score[order] != 0)  # a zero score stays zero
         q, m = order[decaying], order[head[decaying]]
+        gap = np.maximum(np.maximum(low[q] - high[m], low[m] - high[q]), 0)  # every keypoint is this far apart
+        bound = (gap[:, 0] ** 2 + gap[:, 1] ** 2) / variances.max() / (0.5 * (area[m] + area[q]) + EPS) / 2
+        near = bound <= FAR
+        q, m = q[near], m[near]
         if not len(q):
             continue
         dx, dy = x[q] - x[m], y[q] - y[m]

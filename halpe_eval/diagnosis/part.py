@@ -26,7 +26,7 @@ from .instances import false_negatives, false_positives, scoring_errors
 from .keypoints import ERROR_TYPES, INVERSION, SWAP, KeypointErrors, classify
 from .optimal_score import best_oks, soft_nms
 from .scene import Scene, build_scene, dt_ignored, match, precision_recall, similarity
-from .sequence import BackgroundCounts, RangeSequence, StepCurves, run_sequence, unmatched_counts
+from .sequence import BackgroundCounts, RangeSequence, StepCurves, run_sequences, unmatched_counts
 
 LOCALIZATION_OKS = 0.1
 
@@ -57,8 +57,8 @@ def diagnose_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: st
                                          dt_ignored(scene, matched, everything), scene.gt_ignored)
     located = match(scene, oks, scene.rank, scene.gt_ignored, np.array([LOCALIZATION_OKS]))[:, 0]
     errors = _classified(scene, located, proto.flip_map())
-    ranges = {name: run_sequence(scene, a, oks, errors[a], StepCurves(precision[..., a], recall[..., a]))
-              for a, name in enumerate(scene.area_names)}
+    baseline = [StepCurves(precision[..., a], recall[..., a]) for a in range(len(scene.area_names))]
+    ranges = dict(zip(scene.area_names, run_sequences(scene, oks, errors, baseline)))
     original = soft_nms(scene, scene.xy, best_oks(scene, oks, scene.gt_ignored[0]))
     instances = {"false_negatives": false_negatives(scene, matched[0]),
                  "false_positives": false_positives(scene, matched[0]),

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .keypoints import ERROR_TYPES, FIXES, KeypointErrors, fixed_keypoints
+from .keypoints import FIXES, KeypointErrors, fix_keypoints
 from .optimal_score import best_oks, soft_nms
 from .scene import Scene, dt_ignored, match, pairs_of, precision_recall, rank_by, similarity
 
@@ -78,39 +78,44 @@ class RangeSequence:
     background: BackgroundCounts
 
 
-def run_sequence(scene: Scene, area: int, oks: np.ndarray, errors: KeypointErrors,
-                 baseline: StepCurves) -> RangeSequence:
-    """The cumulative sequence of area range ``area``; ``oks`` (P,) of the original keypoints,
-    ``errors`` the classified matches of this range, ``baseline`` its standard evaluation."""
+def run_sequences(scene: Scene, oks: np.ndarray, errors: list[KeypointErrors],
+                  baseline: list[StepCurves]) -> list[RangeSequence]:
+    """The cumulative sequence of every area range; ``oks`` (P,) of the original keypoints, ``errors[a]`` the
+    classified matches of range a, ``baseline[a]`` its standard evaluation.  The fixes keep the scores, so
+    each fix is accumulated for every range in one pass."""
+    n_areas = len(scene.area_names)
+    steps: list[dict[str, StepCurves]] = [{"baseline": b} for b in baseline]
+    xys = [scene.xy.copy() for _ in range(n_areas)]
+    okss = [oks.copy() for _ in range(n_areas)]
+    for fix in FIXES:
+        for a in range(n_areas):
+            pairs = pairs_of(scene, fix_keypoints(errors[a], xys[a], (fix,)))
+            okss[a][pairs] = similarity(scene, xys[a], pairs)
+        matched = np.concatenate([match(scene, okss[a], scene.rank, scene.gt_ignored[a : a + 1])
+                                  for a in range(n_areas)])
+        precision, recall = precision_recall(scene, scene.score, scene.rank, matched >= 0,
+                                             dt_ignored(scene, matched, slice(None)), scene.gt_ignored)
+        for a in range(n_areas):
+            steps[a][fix] = StepCurves(precision[..., a], recall[..., a])
+    return [_rescored(scene, a, xys[a], okss[a], steps[a]) for a in range(n_areas)]
+
+
+def _rescored(scene: Scene, area: int, xy: np.ndarray, oks: np.ndarray, steps: dict[str, StepCurves]) -> RangeSequence:
+    """The steps after the keypoint fixes in one range: optimal scores, background FP removed, FN removed."""
     sl = slice(area, area + 1)
     ignored_gt = scene.gt_ignored[sl]
-    steps = {"baseline": baseline}
-    xy, oks = scene.xy, oks.copy()
-    for fix in FIXES:
-        moved = np.zeros(len(scene.dt), dtype=bool)
-        moved[errors.dt[(errors.classes == ERROR_TYPES.index(fix)).any(axis=1)]] = True
-        xy = fixed_keypoints(errors, xy, (fix,))
-        pairs = pairs_of(scene, moved)
-        oks[pairs] = similarity(scene, xy, pairs)
-        matched = match(scene, oks, scene.rank, ignored_gt)
-        steps[fix] = _curves(scene, scene.score, scene.rank, matched, dt_ignored(scene, matched, sl), ignored_gt)
-
     optimal = soft_nms(scene, xy, best_oks(scene, oks, ignored_gt[0]))
     rank = rank_by(scene, optimal)
     matched = match(scene, oks, rank, ignored_gt)
     ignored_dt = dt_ignored(scene, matched, sl)
-    steps["score"] = _curves(scene, optimal, rank, matched, ignored_dt, ignored_gt)
-    ignored_dt = ignored_dt | (matched < 0)  # background false positives: unmatched at the threshold
-    steps["background"] = _curves(scene, optimal, rank, matched, ignored_dt, ignored_gt)
-    steps["false_negative"] = _false_negative_curves(scene, optimal, rank, matched[0], ignored_dt[0], ignored_gt[0])
+    background = ignored_dt | (matched < 0)  # background false positives: unmatched at the threshold
+    both = np.concatenate([matched, matched])  # score and background, as two "ranges" of one accumulation
+    precision, recall = precision_recall(scene, optimal, rank, both >= 0, np.concatenate([ignored_dt, background]),
+                                         np.concatenate([ignored_gt, ignored_gt]))
+    steps["score"] = StepCurves(precision[..., 0], recall[..., 0])
+    steps["background"] = StepCurves(precision[..., 1], recall[..., 1])
+    steps["false_negative"] = _false_negative_curves(scene, optimal, rank, matched[0], background[0], ignored_gt[0])
     return RangeSequence(steps, optimal, unmatched_counts(scene, matched[0], area))
-
-
-def _curves(scene: Scene, score: np.ndarray, rank: np.ndarray, matched: np.ndarray, ignored_dt: np.ndarray,
-            ignored_gt: np.ndarray) -> StepCurves:
-    """PR arrays of one area range from its matching (1, T, N)."""
-    precision, recall = precision_recall(scene, score, rank, matched >= 0, ignored_dt, ignored_gt)
-    return StepCurves(precision[..., 0], recall[..., 0])
 
 
 def _false_negative_curves(scene: Scene, score: np.ndarray, rank: np.ndarray, matched: np.ndarray,
@@ -129,4 +134,4 @@ def _false_negative_curves(scene: Scene, score: np.ndarray, rank: np.ndarray, ma
     return StepCurves(np.moveaxis(precision[0], -1, 0), np.moveaxis(recall[0], -1, 0))
 
 
-__all__ = ["STEPS", "BackgroundCounts", "RangeSequence", "StepCurves", "run_sequence", "unmatched_counts"]
+__all__ = ["STEPS", "BackgroundCounts", "RangeSequence", "StepCurves", "run_sequences", "unmatched_counts"]
