@@ -1,5 +1,6 @@
 """Command line: parse options, call the library, hand the results to :mod:`halpe_eval.output`, print, and set
-the exit status (0 success, 1 a ``--fail-under`` threshold failed, 2 usage error or bad input). Nothing else."""
+the exit status (0 success, 1 a ``--fail-under`` or ``--max-drop`` gate failed, 2 usage error or bad input).
+Nothing else."""
 from __future__ import annotations
 
 import re
@@ -15,7 +16,7 @@ import click
 
 from . import __version__
 from .errors import InputError
-from .gate import Threshold, failures, parse_threshold
+from .gate import MaxDrop, Threshold, drop_failures, failures, parse_max_drop, parse_threshold
 from .output import WRITERS, Report, write_per_image
 from .output.builders import DEFAULT_COMPARE_STATS
 from .output.progress import ProgressBar
@@ -32,13 +33,14 @@ Examples:
   halpe-eval gt.json results.json --fail-under wholebody.AP=0.45 --fail-under hands.AP50=30%
   halpe-eval gt.json base.json new.json --name base --name new   # compare runs
   halpe-eval gt.json base.json new.json --fail-under wholebody.AP=0.45   # gates new.json only
+  halpe-eval gt.json base.json new.json --max-drop wholebody.AP=0.5%     # new may lose at most 0.5 points
   halpe-eval gt.json results.json --per-keypoint --top 10  # which keypoints are weak
   halpe-eval gt.json results.json --per-image images.csv   # which images hurt
   halpe-eval gt.json results.json --plot plots/            # PR curves (pip install 'halpe-eval[plot]')
   halpe-eval gt.json results.json --backend reference      # the official evaluator itself
 
 \b
-Exit status: 0 success, 1 a --fail-under threshold failed,
+Exit status: 0 success, 1 a --fail-under or --max-drop gate failed,
 2 usage error or unreadable/malformed input.
 """
 PROG = "halpe-eval"
@@ -100,6 +102,9 @@ def _one_line(exc: click.ClickException) -> str:
 @click.option("--fail-under", "gates", metavar="PART.STAT=VALUE", multiple=True,
               help="Exit 1 if PART.STAT is below VALUE (fraction, or percent with %). Repeatable. "
               "Comparing runs, it applies to every run but the first (the baseline).")
+@click.option("--max-drop", "max_drop_specs", metavar="PART.STAT=VALUE", multiple=True,
+              help="Comparing runs: exit 1 if a run after the first (the baseline) is below the baseline's "
+              "PART.STAT by more than VALUE (fraction, or percentage points with %). Repeatable.")
 @click.option("--shards", "shard_patterns", metavar="'GLOB'", multiple=True,
               help="Score every file matching GLOB (quoted; in name order, rank10 after rank9) as one run, e.g. "
               "the prediction files of several ranks. Repeatable: one run each, after the PRED files.")
@@ -121,7 +126,7 @@ def _one_line(exc: click.ClickException) -> str:
 @click.option("--quiet", "-q", is_flag=True, help="No warnings or progress on stderr.")
 @click.version_option(__version__, prog_name="halpe-eval")
 def main(gt, preds, protocol, backend, fmt, output, split_hands, sigmas_file, allow_unknown_images, gates,
-         shard_patterns, names, stats, per_keypoint, top, per_image_file, plot_dir, profile, quiet):
+         max_drop_specs, shard_patterns, names, stats, per_keypoint, top, per_image_file, plot_dir, profile, quiet):
     """Score whole-body keypoint predictions (COCO results) against COCO-format ground truth.
 
     Prints OKS AP/AR per part (body, foot, face, hands, wholebody) with the
@@ -135,12 +140,17 @@ def main(gt, preds, protocol, backend, fmt, output, split_hands, sigmas_file, al
     _check_combinations(gt, preds, backend, sigmas_file, allow_unknown_images, per_keypoint, top, per_image_file)
     if gates:  # the syntax and statistics now, the part names once the rows are known
         _thresholds(gates, _expected_stat_names(protocol))
+    if max_drop_specs:
+        _max_drops(max_drop_specs, _expected_stat_names(protocol))
+        if len(preds) < 2:
+            raise click.UsageError("--max-drop needs a baseline: give the baseline PRED file, then the others")
     tic = time.perf_counter()
     results = _score(gt, preds, protocol, backend, quiet, split_hands=split_hands, sigmas=sigmas_file,
                      allow_unknown_images=allow_unknown_images, keep_matches=bool(per_keypoint or per_image_file))
     seconds = time.perf_counter() - tic
     used = results[0].protocol  # given or detected
     thresholds = _thresholds(gates, used.params.stat_names, list(results[0].parts), used.split_hands_rows)
+    max_drops = _max_drops(max_drop_specs, used.params.stat_names, list(results[0].parts), used.split_hands_rows)
     _check_stats(stats, used.params.stat_names)
     if not quiet:
         _print_warnings(results, _option_warnings(used, split_hands))
@@ -152,7 +162,8 @@ def main(gt, preds, protocol, backend, fmt, output, split_hands, sigmas_file, al
     _write_files(report, output, per_image_file, plot_dir)
     click.echo(WRITERS[fmt](report, sys.stdout.isatty()))
     gated = slice(1, None) if len(results) > 1 else slice(None)  # comparing, the first run is the baseline
-    sys.exit(1 if _print_failures(results[gated], names[gated], thresholds, len(results) > 1) else 0)
+    failed = _print_failures(results[gated], names[gated], thresholds, len(results) > 1)
+    sys.exit(1 if _print_drop_failures(results, names, max_drops) or failed else 0)
 
 
 def _per_keypoint(results: Sequence[EvalResult]) -> list:
@@ -258,6 +269,14 @@ def _thresholds(gates: Sequence[str], stat_names: Sequence[str], parts: Sequence
         raise click.BadParameter(str(exc), param_hint="'--fail-under'") from None
 
 
+def _max_drops(specs: Sequence[str], stat_names: Sequence[str], parts: Sequence[str] | None = None,
+               split_hands_rows: Sequence[str] = ()) -> list[MaxDrop]:
+    try:
+        return [parse_max_drop(spec, stat_names, parts, split_hands_rows) for spec in specs]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--max-drop'") from None
+
+
 def _score(gt: str, preds: Sequence[Run], protocol: str | None, backend: str, quiet: bool,
            **options) -> list[EvalResult]:
     """Every run, with progress on a terminal; an input error or a bug of ours is one line and exit 2."""
@@ -351,6 +370,14 @@ def _print_failures(results: Sequence[EvalResult], names: Sequence[str], thresho
             click.echo(f"FAIL {run}{threshold} {shown} < {threshold.value:.3f}", err=True)
             failed = True
     return failed
+
+
+def _print_drop_failures(results: Sequence[EvalResult], names: Sequence[str], max_drops: Sequence[MaxDrop]) -> bool:
+    """One ``FAIL candidate vs baseline`` line on stderr per ``--max-drop`` a run breaks; whether any did."""
+    found = drop_failures(results, names, max_drops) if max_drops else []
+    for failure in found:
+        click.echo(str(failure), err=True)
+    return bool(found)
 
 
 if __name__ == "__main__":  # pragma: no cover
