@@ -1,4 +1,5 @@
-"""CI gates: ``--fail-under PART.STAT=VALUE`` thresholds and their check.
+"""CI gates: ``--fail-under PART.STAT=VALUE`` thresholds, ``--max-drop PART.STAT=VALUE`` limits against a
+baseline run, their checks and their FAIL lines.
 
 Part and statistic names come from the caller (the protocol's statistics, the
 rows scored); none is written here.
@@ -119,3 +120,19 @@ def drop_failures(results: Sequence[EvalResult], names: Sequence[str],
             if value is None or base is None or base - value > max_drop.value:
                 out.append(DropFailure(max_drop, name, names[0], value, base))
     return out
+
+
+def gate_failures(results: Sequence[EvalResult], names: Sequence[str], thresholds: Sequence[Threshold],
+                  max_drops: Sequence[MaxDrop] = ()) -> list[str]:
+    """The ``FAIL`` lines of a command, one per failure: thresholds missed (comparing runs, by every run but
+    the first, the baseline, each line naming its run), then drops beyond a ``--max-drop`` limit."""
+    comparing = len(results) > 1
+    lines = []
+    for name, result in list(zip(names, results))[1 if comparing else 0:]:
+        for threshold, actual in failures(result, thresholds):
+            run = f"{name}: " if comparing else ""
+            shown = "undefined" if actual is None else f"{actual:.3f}"
+            lines.append(f"FAIL {run}{threshold} {shown} < {threshold.value:.3f}")
+    if comparing and max_drops:
+        lines += [str(failure) for failure in drop_failures(results, names, max_drops)]
+    return lines

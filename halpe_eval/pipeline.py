@@ -25,7 +25,7 @@ from .reading.ground_truth import GroundTruth, ground_truth_protocol, load_groun
 from .reading.jsonio import display_name, file_size, read_json
 from .reading.parallel import PredictionReader
 from .reading.predictions import Predictions
-from .results import EvalResult, Matches, PartResult, mean_part
+from .results import EvalResult, Matches, PartResult, PrInputs, mean_part
 from .rules import gt_ignored, kept_predictions, outside_area, ranking_score
 
 GroundTruthLike = Union[GroundTruth, dict, str, Path]
@@ -55,7 +55,8 @@ def evaluate(
     images the GT does not have (with a warning) instead of refusing them.
     ``progress(stage, fraction_done)`` follows the run: reading weighted by the bytes parsed
     (READ_SHARE of the run), then each part scored.
-    ``keep_matches`` keeps each part's matching (:class:`Matches`) for the breakdowns.
+    ``keep_matches`` keeps each part's matching (:class:`Matches`) for the breakdowns, and what
+    stage 4 counted (:class:`PrInputs`) for the bootstrap.
     ``workers``: processes that parse a large prediction file (default 2 where there are
     two cores; 1 reads serially).
     """
@@ -201,7 +202,9 @@ def score_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: str,
     timings["match"] = time.perf_counter() - tic
     tic = time.perf_counter()
 
-    precision, recall, scores = accumulate(score[cand.dt], preds.category_index[cand.dt], matched >= 0, ignored_dt,
+    counted = PrInputs(score[cand.dt], preds.category_index[cand.dt], preds.image_index[cand.dt], matched >= 0,
+                       ignored_dt, ignored_gt, gt.category_index, gt.image_index)
+    precision, recall, scores = accumulate(counted.score, counted.category, counted.true_pos, ignored_dt,
                                            ignored_gt, gt.category_index, len(gt.category_ids),
                                            np.asarray(params.recall_thresholds))
     timings["accumulate"] = time.perf_counter() - tic
@@ -209,7 +212,8 @@ def score_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: str,
     if keep_matches:  # the reference area range (the first)
         matches = Matches(cand.dt, matched[0], matched_oks(cand, oks, matched[0], len(gt.ann_ids)), ignored_dt[0],
                           ignored_gt[0])
-    return PartResult(part, summarize(precision, recall, params), precision, recall, scores, matches), timings
+    return PartResult(part, summarize(precision, recall, params), precision, recall, scores, matches,
+                      pr_inputs=counted if keep_matches else None), timings
 
 
 __all__ = ["evaluate", "score_part", "score_rows"]

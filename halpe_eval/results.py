@@ -43,6 +43,25 @@ class Matches:
 
 
 @dataclass(frozen=True)
+class PrInputs:
+    """What stage 4 counted in one part, in every area range, kept to count again under image weights
+    (:mod:`.weighted`, the bootstrap).
+
+    N candidates in matching order (grouped by category and image, then rank), G GT people;
+    ``true_pos`` / ``dt_ignored`` are [A x T x N] (matched to any GT / ignored), ``gt_ignored`` [A x G].
+    """
+
+    score: np.ndarray  # (N,) ranking score
+    category: np.ndarray  # (N,) category index
+    image: np.ndarray  # (N,) image index
+    true_pos: np.ndarray  # (A, T, N)
+    dt_ignored: np.ndarray  # (A, T, N)
+    gt_ignored: np.ndarray  # (A, G)
+    gt_category: np.ndarray  # (G,)
+    gt_image: np.ndarray  # (G,)
+
+
+@dataclass(frozen=True)
 class PartResult:
     """Statistics and PR arrays of one part (see the module docstring for shapes).
 
@@ -56,6 +75,7 @@ class PartResult:
     scores: np.ndarray
     matches: Matches | None = None  # with evaluate(keep_matches=True); never for mean parts
     components: tuple[PartResult, ...] = ()  # the parts a mean part averages
+    pr_inputs: PrInputs | None = None  # with evaluate(keep_matches=True); never for mean parts
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,14 @@ Values stay raw: fractions in [0, 1], differences of fractions, ``None`` where u
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..breakdown import can_rank, weakest_first
 from ..results import EvalResult, Stats
-from .model import Column, KeypointRows, Kind, Report, Table
+from .model import Cell, Column, Estimate, KeypointRows, Kind, Report, Table
+
+if TYPE_CHECKING:
+    from ..bootstrap import Bootstrap, Interval, Intervals
 
 DEFAULT_COMPARE_STATS = ("AP", "AP50", "AP75", "AR")  # those the protocol has; all of its own if none
 WEAK_SHARE = 0.1  # the weakest tenth of the keypoints that can be ranked is flagged
@@ -88,11 +91,32 @@ def shown_stats(result: EvalResult, chosen: Sequence[str], comparing: bool) -> t
     return tuple(s for s in DEFAULT_COMPARE_STATS if s in names) or names
 
 
-def stats_table(result: EvalResult, stats: Sequence[str], title: str = "") -> Table:
-    """Parts as rows, statistics as columns."""
-    columns = (PART_COLUMN, *(Column(s, Kind.FRACTION) for s in stats))
-    rows = tuple((name, *(part.stats[s] for s in stats)) for name, part in result.parts.items())
+def stats_table(result: EvalResult, stats: Sequence[str], title: str = "", intervals: Intervals | None = None,
+                inline: bool = True) -> Table:
+    """Parts as rows, statistics as columns; with ``intervals`` (``--bootstrap``) each value carries its
+    interval (``inline``: an :class:`Estimate` per cell; else two more columns, ``AP low`` and ``AP high``)."""
+    columns = (PART_COLUMN, *_columns("", stats, Kind.FRACTION, intervals is not None and not inline))
+    rows = tuple((name, *_cells(part.stats, stats, None if intervals is None else intervals[name], inline))
+                 for name, part in result.parts.items())
     return Table(columns, rows, title)
+
+
+def _columns(prefix: str, stats: Sequence[str], kind: Kind, bounds: bool) -> list[Column]:
+    """A column per statistic, followed by its interval's bounds when ``bounds``."""
+    return [column for s in stats for column in (
+        (Column(f"{prefix}{s}", kind), Column(f"{prefix}{s} low", kind), Column(f"{prefix}{s} high", kind))
+        if bounds else (Column(f"{prefix}{s}", kind),))]
+
+
+def _cells(values: Stats, stats: Sequence[str], intervals: dict[str, Interval] | None, inline: bool) -> list[Cell]:
+    """The values of ``stats``, each with its interval when ``intervals`` (see :func:`stats_table`)."""
+    if intervals is None:
+        return [values[s] for s in stats]
+    cells: list[Cell] = []
+    for s in stats:
+        low, high = intervals[s] or (None, None)
+        cells += [Estimate(values[s], low, high)] if inline else [values[s], low, high]
+    return cells
 
 
 def differences(result: EvalResult, base: EvalResult) -> dict[str, Stats]:
@@ -107,19 +131,23 @@ def _minus(value: float | None, base: float | None) -> float | None:
     return None if value is None or base is None else value - base
 
 
-def compare_table(results: Sequence[EvalResult], names: Sequence[str], stats: Sequence[str], title: str = "") -> Table:
+def compare_table(results: Sequence[EvalResult], names: Sequence[str], stats: Sequence[str], title: str = "",
+                  boot: Bootstrap | None = None, inline: bool = True) -> Table:
     """One row per part; a column group per run and, from the second run on, its difference to the first,
-    named by the run (``new ΔAP``) so that every header is unique."""
+    named by the run (``new ΔAP``) so that every header is unique; with ``boot``, intervals as in
+    :func:`stats_table` (of each run, then of each paired difference)."""
     base = results[0]
+    bounds = boot is not None and not inline
     columns = [PART_COLUMN]
-    groups: list[dict[str, Stats]] = []  # per column group: part -> statistic -> value
+    groups: list[tuple[dict[str, Stats], Intervals | None]] = []  # per column group: values, intervals
     for i, (name, result) in enumerate(zip(names, results)):
-        columns += [Column(f"{name} {s}", Kind.FRACTION) for s in stats]
-        groups.append(result.stats())
+        columns += _columns(f"{name} ", stats, Kind.FRACTION, bounds)
+        groups.append((result.stats(), None if boot is None else boot.intervals[i]))
         if i:
-            columns += [Column(f"{name} Δ{s}", Kind.DIFFERENCE) for s in stats]
-            groups.append(differences(result, base))
-    rows = tuple((part, *(group[part][s] for group in groups for s in stats)) for part in base.parts)
+            columns += _columns(f"{name} Δ", stats, Kind.DIFFERENCE, bounds)
+            groups.append((differences(result, base), None if boot is None else boot.difference_intervals[i]))
+    rows = tuple((part, *(cell for values, intervals in groups for cell in _cells(
+        values[part], stats, None if intervals is None else intervals[part], inline))) for part in base.parts)
     return Table(tuple(columns), rows, title)
 
 
@@ -154,22 +182,34 @@ def report_tables(report: Report) -> list[Table]:
     return tables
 
 
-def report_statistics(report: Report) -> Table:
+def report_statistics(report: Report, inline: bool = True) -> Table:
     """One run's statistics under its header line, or runs side by side under the shared line and a line
-    per run."""
-    results, names = report.results, report.names
+    per run; with ``--bootstrap`` a line saying what the intervals are, and the intervals (``inline``: in
+    the value's cell, else in columns of their own)."""
+    results, names, boot = report.results, report.names, report.bootstrap
     comparing = len(results) > 1
     stats = shown_stats(results[0], report.stats, comparing)
     if comparing:
-        return compare_table(results, names, stats, compare_header(results, names, report.backend, report.seconds))
-    return stats_table(results[0], stats, header_line(results[0], report.backend, report.seconds))
+        title = compare_header(results, names, report.backend, report.seconds) + bootstrap_line(boot, comparing)
+        return compare_table(results, names, stats, title, boot, inline)
+    title = header_line(results[0], report.backend, report.seconds) + bootstrap_line(boot, comparing)
+    return stats_table(results[0], stats, title, None if boot is None else boot.intervals[0], inline)
+
+
+def bootstrap_line(boot: Bootstrap | None, comparing: bool) -> str:
+    """A line under the header saying what the intervals are ('' without ``--bootstrap``)."""
+    if boot is None:
+        return ""
+    paired = "; ▲/▼ a paired difference whose interval excludes 0" if comparing else ""
+    resamples = _counted(boot.resamples, "resample", "resamples")
+    return f"\n[{100 * boot.level:g}% intervals: bootstrap over images, {resamples}, seed {boot.seed}{paired}]"
 
 
 def data_table(report: Report) -> Table:
     """The one table of a machine-readable format: with per-keypoint rows, those of every run (a first
     ``run`` column when comparing); else the statistics (runs side by side when comparing)."""
     if not report.keypoints:
-        return report_statistics(report)
+        return report_statistics(report, inline=False)
     tables = [keypoint_table(rows, top=report.top) for rows in report.keypoints]
     if len(tables) == 1:
         return tables[0]
@@ -186,7 +226,13 @@ def json_document(report: Report) -> dict[str, Any]:
     versions = [run.pop("version") for run in runs]
     for run, rows in zip(runs, report.keypoints or ()):
         run["per_keypoint"] = rows if report.top is None else weakest_first(rows)[: report.top]
-    document = runs[0] if len(runs) == 1 else {"protocol": results[0].protocol.name, "runs": _named_runs(report, runs)}
+    if report.bootstrap is not None:
+        for run, intervals in zip(runs, report.bootstrap.intervals):
+            run["ci"] = intervals
+    document: dict[str, Any] = runs[0] if len(runs) == 1 else {"protocol": results[0].protocol.name,
+                                                               "runs": _named_runs(report, runs)}
+    if report.bootstrap is not None:
+        document["bootstrap"] = report.bootstrap.settings()
     document["version"] = versions[0]
     return document
 
@@ -200,5 +246,7 @@ def _named_runs(report: Report, runs: list[dict[str, Any]]) -> list[dict[str, An
         del named_run["protocol"]
         if i:
             named_run["difference"] = differences(result, base)
+            if report.bootstrap is not None:
+                named_run["difference_ci"] = report.bootstrap.difference_intervals[i]
         named.append(named_run)
     return named
