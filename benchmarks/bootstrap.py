@@ -71,7 +71,7 @@ def main() -> None:
     e, r = statistics.median(evaluations), statistics.median(resamplings)
     print(f"{args.scale}: {result.num_images:,} images, {result.num_gt:,} GT people, "
           f"{result.num_predictions:,} predictions; {args.resamples:,} resamples; median of {args.rounds} rounds")
-    print("| measured | seconds | ratio |\n| --- | ---: | ---: |")
+    print("\n| measured | seconds | ratio |\n| --- | ---: | ---: |")
     print(f"| command, plain | {p:.2f} | 1.00 |")
     print(f"| command, --bootstrap {args.resamples} | {b:.2f} | {b / p:.2f} |")
     print(f"| in process: evaluate(keep_matches=True) | {e:.2f} | 1.00 |")

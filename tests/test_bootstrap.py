@@ -250,3 +250,14 @@ def test_csv_puts_the_bounds_in_columns_of_their_own(fixture_pair):
 def test_bootstrap_usage_errors(fixture_pair, args, fragment):
     code, out, err = run(*fixture_pair, *args)
     assert code == 2 and out == "" and fragment in err
+
+
+def test_people_read_an_estimate_as_value_and_interval_and_undefined_as_a_dash():
+    from halpe_eval.output.model import Estimate, Kind
+    from halpe_eval.output.people import shown
+
+    assert shown(Estimate(0.452, 0.441, 0.463), Kind.FRACTION) == "45.2 [44.1, 46.3]"
+    assert shown(Estimate(-0.012, -0.021, -0.003), Kind.DIFFERENCE) == "-1.2 [-2.1, -0.3] ▼"
+    assert shown(Estimate(0.012, 0.003, 0.021), Kind.DIFFERENCE) == "+1.2 [+0.3, +2.1] ▲"
+    assert shown(Estimate(0.004, -0.003, 0.011), Kind.DIFFERENCE) == "+0.4 [-0.3, +1.1]"  # may be noise
+    assert shown(Estimate(None, None, None), Kind.FRACTION) == "-"

@@ -27,6 +27,8 @@ def shown(value: Cell, kind: Kind) -> str:
     numbers with three decimals, '-' where undefined; an estimate as ``45.2 [44.1, 46.3]``, a difference
     whose interval excludes 0 marked ▲ (gain) or ▼ (loss)."""
     if isinstance(value, Estimate):
+        if value.value is None or value.low is None or value.high is None:  # no interval where undefined
+            return shown(value.value, kind)
         text = f"{shown(value.value, kind)} [{shown(value.low, kind)}, {shown(value.high, kind)}]"
         return text + mark(value.side) if kind is Kind.DIFFERENCE else text
     if value is None:
