@@ -2,6 +2,7 @@
 import csv
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -102,31 +103,40 @@ def test_bootstrap_intervals_are_quantiles_over_duplicated_datasets():
 
 
 def test_intervals_cover_the_truth_at_about_the_nominal_rate():
-    """A population of 400 images with a known statistic; 80 samples of 400 images drawn from it with
-    replacement (iid from the population); a bootstrap interval from each sample.  The share of intervals that
-    contain the population's value is about the nominal level (95%, and 80% for intervals that are not merely
-    wide).  Counting under weights is exact (tests above), so a sample is a weight vector on the population."""
+    """A population of 400 images with known statistics, for two runs; 80 samples of 400 images drawn from it
+    with replacement (iid from the population); bootstrap intervals from each sample.  The share of intervals
+    that contain the population's value is about the nominal level: 95%, and 80% for intervals that are not
+    merely wide; for each run's statistics and for the paired difference.  Counting under weights is exact
+    (tests above), so a sample is a weight vector on the population."""
     gt, preds = make_dataset(0, "coco17", SynthOptions(num_images=400, max_people=3, false_positives=0.5))
-    result = evaluate(gt, preds, "coco17", keep_matches=True)
-    params = result.protocol.params
-    truth = _values(result.parts["body"].stats)
-    n = result.num_images
+    rng = np.random.default_rng(0)
+    jittered = [dict(p, keypoints=(np.asarray(p["keypoints"]) + rng.normal(0, 3, 51) * np.tile([1, 1, 0], 17))
+                     .tolist()) for p in preds]  # a second run: every keypoint moved by about 3 pixels
+    runs = [evaluate(gt, run_preds, "coco17", keep_matches=True) for run_preds in (preds, jittered)]
+    params = runs[0].protocol.params
+    truths = [_values(run.parts["body"].stats) for run in runs]
+    truths.append(truths[1] - truths[0])
+    n = runs[0].num_images
     trials, resamples = 80, 150
-    covered = {0.95: np.zeros(len(truth)), 0.8: np.zeros(len(truth))}
+    covered = {0.95: np.zeros((3, len(params.stat_names))), 0.8: np.zeros((3, len(params.stat_names)))}
     for trial in range(trials):
         rng = np.random.default_rng(trial)
         sample = rng.multinomial(n, np.full(n, 1 / n))
         resampled = rng.multinomial(n, sample / n, size=resamples)  # the sample's bootstrap, on its images
-        prepared = prepare(result.parts["body"].pr_inputs, n, 1, np.asarray(params.recall_thresholds),
-                           resampled.max(axis=0))
-        stats = weighted_stats(*weighted_pr(prepared, resampled), params)
+        stats = [weighted_stats(*weighted_pr(prepare(run.parts["body"].pr_inputs, n, 1,
+                                                     np.asarray(params.recall_thresholds), resampled.max(axis=0)),
+                                             resampled), params) for run in runs]
+        stats.append(stats[1] - stats[0])  # paired: the same resampled images
         for level, count in covered.items():
-            for j, value in enumerate(truth):
-                low, high = percentile_interval(stats[:, j], level)
-                count[j] += low <= value <= high
+            for i, (values, truth) in enumerate(zip(stats, truths)):
+                for j, value in enumerate(truth):
+                    low, high = percentile_interval(values[:, j], level)
+                    count[i, j] += low <= value <= high
     rate95, rate80 = covered[0.95] / trials, covered[0.8] / trials
-    assert 0.9 <= rate95.mean() <= 0.98 and rate95.min() >= 0.85, rate95
-    assert 0.72 <= rate80.mean() <= 0.88 and rate80.min() >= 0.6 and rate80.max() <= 0.95, rate80
+    assert np.all((rate95.mean(axis=1) >= 0.9) & (rate95.mean(axis=1) <= 0.98)) and rate95.min() >= 0.8, rate95
+    assert np.all((rate80.mean(axis=1) >= 0.72) & (rate80.mean(axis=1) <= 0.88)), rate80
+    assert rate80.min() >= 0.55 and rate80.max() <= 0.95, rate80
+    assert (np.abs(truths[2]) > 0.005).sum() >= 5  # the runs differ: the difference's coverage is not of 0
 
 
 def test_the_same_seed_gives_the_same_intervals_and_another_seed_others():
@@ -261,3 +271,26 @@ def test_people_read_an_estimate_as_value_and_interval_and_undefined_as_a_dash()
     assert shown(Estimate(0.012, 0.003, 0.021), Kind.DIFFERENCE) == "+1.2 [+0.3, +2.1] ▲"
     assert shown(Estimate(0.004, -0.003, 0.011), Kind.DIFFERENCE) == "+0.4 [-0.3, +1.1]"  # may be noise
     assert shown(Estimate(None, None, None), Kind.FRACTION) == "-"
+
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "real-data"
+REAL_PAIRS = [("xtcocoapi/example_coco_val.json", "xtcocoapi/example_coco_preds.json", "coco17"),
+              ("xtcocoapi/example_wholebody_val.json", "xtcocoapi/example_wholebody_preds.json", "coco-wholebody"),
+              ("litehrnet-custom/person_keypoints_val2017.json",
+               "litehrnet-custom/result_keypoints_litehrnet_18_coco_256x192.json", "coco17")]
+
+
+@pytest.mark.parametrize("gt_name, preds_name, protocol", REAL_PAIRS, ids=[p[1] for p in REAL_PAIRS])
+def test_real_predictions_count_again_exactly(gt_name, preds_name, protocol):
+    """On real files (../shared/real-data, skipped when absent): ones give the statistics, a resample gives
+    those of its duplicated dataset."""
+    if not (REAL / gt_name).is_file():
+        pytest.skip(f"{REAL / gt_name} not present (../shared is only beside the project's own checkouts)")
+    gt, preds = json.loads((REAL / gt_name).read_text()), json.loads((REAL / preds_name).read_text())
+    result = evaluate(gt, preds, protocol, keep_matches=True)
+    weights = np.vstack([np.ones(result.num_images, dtype=int), resample_weights(result.num_images, 2, 0)])
+    resampled = resampled_stats(result, weights)
+    for b, w in enumerate(weights):
+        expected = result if b == 0 else evaluate(*duplicated(gt, preds, w), protocol)
+        for row, part in expected.parts.items():
+            assert np.array_equal(resampled[row][b], _values(part.stats), equal_nan=True), (row, b)
