@@ -15,7 +15,9 @@ right, then samples it), and few entries can be that largest:
 
 So a true positive outside a tie run is one *point*, (TP before it + W[i], FP before it); a true
 positive in a tie run is a point per copy c < W[i], (TP before the run + c x the run's TP + its TP
-count within the run, FP likewise).  Counts before a point are weighted prefix sums.  Precision at r
+count within the run, FP likewise).  Counts before a point are weighted prefix sums (false
+positives: those over the area range's FP candidates, the predictions counted as FP at some
+threshold, shared by the thresholds, minus those over the few candidates not FP at this one).  Precision at r
 is the largest precision over the points with TP >= m(r), the least count whose recall TP / npos
 reaches r in float64, or 0; recall is all TP / npos.  The arithmetic is accumulate's on the same
 integers, so weights of ones give its floats (tests check that, and duplicated datasets).
