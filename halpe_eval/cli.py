@@ -1,29 +1,45 @@
 """Command line: parse options, call the library, hand the results to :mod:`halpe_eval.output`, print, and set
-the exit status (0 success, 1 a ``--fail-under`` threshold failed, 2 usage error or bad input). Nothing else."""
+the exit status (0 success, 1 a ``--fail-under`` or ``--max-drop`` gate failed, 2 usage error or bad input).
+Nothing else."""
 from __future__ import annotations
 
-import re
 import sys
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, Union
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from . import __version__
+from .cli_checks import (
+    PROG,
+    Run,
+    ShardRun,
+    check_analyses,
+    check_combinations,
+    check_stats,
+    checked_names,
+    chosen_stats,
+    expected_stat_names,
+    fail,
+    limits,
+    shard_run,
+)
 from .errors import InputError
-from .gate import Threshold, failures, parse_threshold
+from .gate import gate_failures
 from .output import WRITERS, Report
 from .output.builders import DEFAULT_COMPARE_STATS
 from .output.progress import ProgressBar
 from .pipeline import evaluate
-from .protocol import Protocol, builtin_names, load_protocol
+from .protocol import Protocol, builtin_names
 from .reading.ground_truth import GroundTruth, load_ground_truth
 from .reading.predictions import Predictions, load_shards
 from .results import EvalResult
+
+if TYPE_CHECKING:
+    from .bootstrap import Bootstrap
 
 EPILOG = """\b
 Examples:
@@ -32,6 +48,8 @@ Examples:
   halpe-eval gt.json results.json --fail-under wholebody.AP=0.45 --fail-under hands.AP50=30%
   halpe-eval gt.json base.json new.json --name base --name new   # compare runs
   halpe-eval gt.json base.json new.json --fail-under wholebody.AP=0.45   # gates new.json only
+  halpe-eval gt.json base.json new.json --max-drop wholebody.AP=0.5%     # new may lose at most 0.5 points
+  halpe-eval gt.json base.json new.json --bootstrap 1000   # is the difference more than noise?
   halpe-eval gt.json results.json --per-keypoint --top 10  # which keypoints are weak
   halpe-eval gt.json results.json --per-image images.csv   # which images hurt
   halpe-eval gt.json results.json --plot plots/            # PR curves (pip install 'halpe-eval[plot]')
@@ -40,15 +58,9 @@ Examples:
   halpe-eval gt.json results.json --slice-by crowdIndex=0.2,0.8   # per numeric range of a field
 
 \b
-Exit status: 0 success, 1 a --fail-under threshold failed,
+Exit status: 0 success, 1 a --fail-under or --max-drop gate failed,
 2 usage error or unreadable/malformed input.
 """
-PROG = "halpe-eval"
-
-
-def _fail(message: str, prefix: str = "error", status: int = 2) -> NoReturn:
-    click.echo(f"{PROG}: {prefix}: {message}", err=True)
-    sys.exit(status)
 
 
 class OneLineErrors(click.Command):
@@ -62,9 +74,9 @@ class OneLineErrors(click.Command):
         try:
             status = super().main(args, prog_name, complete_var, False, **extra)  # an int from --help or --version
         except click.UsageError as exc:
-            _fail(f"{_one_line(exc)} (see {PROG} --help)", prefix="usage error", status=exc.exit_code)
+            fail(f"{_one_line(exc)} (see {PROG} --help)", prefix="usage error", status=exc.exit_code)
         except click.ClickException as exc:
-            _fail(_one_line(exc), status=exc.exit_code)
+            fail(_one_line(exc), status=exc.exit_code)
         except click.Abort:
             click.echo("Aborted!", err=True)
             sys.exit(1)
@@ -102,6 +114,16 @@ def _one_line(exc: click.ClickException) -> str:
 @click.option("--fail-under", "gates", metavar="PART.STAT=VALUE", multiple=True,
               help="Exit 1 if PART.STAT is below VALUE (fraction, or percent with %). Repeatable. "
               "Comparing runs, it applies to every run but the first (the baseline).")
+@click.option("--max-drop", "max_drop_specs", metavar="PART.STAT=VALUE", multiple=True,
+              help="Comparing runs: exit 1 if a run after the first (the baseline) is below the baseline's "
+              "PART.STAT by more than VALUE (fraction, or percentage points with %). Repeatable.")
+@click.option("--bootstrap", "resamples", type=click.IntRange(min=2), metavar="N", default=None,
+              help="Confidence intervals from N resamples of the images (1000 is usual): each statistic's and, "
+              "comparing runs, each paired difference's, marked ▲/▼ when it excludes 0.")
+@click.option("--ci", "ci_percent", type=click.FloatRange(0, 100, min_open=True, max_open=True), metavar="PERCENT",
+              default=None, help="With --bootstrap: the intervals' level in percent (default 95).")
+@click.option("--seed", type=int, default=None,
+              help="With --bootstrap: the resampling seed (default 0); the same seed gives the same intervals.")
 @click.option("--shards", "shard_patterns", metavar="'GLOB'", multiple=True,
               help="Score every file matching GLOB (quoted; in name order, rank10 after rank9) as one run, e.g. "
               "the prediction files of several ranks. Repeatable: one run each, after the PRED files.")
@@ -132,8 +154,8 @@ def _one_line(exc: click.ClickException) -> str:
 @click.option("--quiet", "-q", is_flag=True, help="No warnings or progress on stderr.")
 @click.version_option(__version__, prog_name="halpe-eval")
 def main(gt, preds, protocol, backend, fmt, output, split_hands, sigmas_file, allow_unknown_images, gates,
-         shard_patterns, names, stats, per_keypoint, top, per_image_file, plot_dir, slice_by, diagnose, report_file,
-         profile, quiet):
+         max_drop_specs, resamples, ci_percent, seed, shard_patterns, names, stats, per_keypoint, top,
+         per_image_file, plot_dir, slice_by, diagnose, report_file, profile, quiet):
     """Score whole-body keypoint predictions (COCO results) against COCO-format ground truth.
 
     Prints OKS AP/AR per part (body, foot, face, hands, wholebody) with the
@@ -141,25 +163,25 @@ def main(gt, preds, protocol, backend, fmt, output, split_hands, sigmas_file, al
     Several PRED files are compared against one parse of the GT, the first
     being the baseline.
     """
-    stats = _chosen_stats(stats, protocol, gt)
-    preds = [*preds, *(_shard_run(pattern) for pattern in shard_patterns)]
-    names = _checked_names(names, preds)
-    _check_combinations(gt, preds, backend, sigmas_file, allow_unknown_images, per_keypoint, top, per_image_file)
-    if slice_by is not None and backend == "reference":
-        raise click.UsageError("--slice-by needs --backend native")
+    stats = chosen_stats(stats, protocol, gt)
+    preds = [*preds, *(shard_run(pattern) for pattern in shard_patterns)]
+    names = checked_names(names, preds)
+    check_combinations(gt, preds, backend, sigmas_file, allow_unknown_images, per_keypoint, top, per_image_file)
     diagnose = diagnose or report_file is not None
-    if diagnose and backend == "reference":
-        raise click.UsageError("--diagnose and --report need the native backend")
-    if gates:  # the syntax and statistics now, the part names once the rows are known
-        _thresholds(gates, _expected_stat_names(protocol, gt))
+    check_analyses(backend, slice_by, diagnose, resamples, ci_percent, seed, max_drop_specs, len(preds))
+    for option, specs in (("--fail-under", gates), ("--max-drop", max_drop_specs)):
+        if specs:  # the syntax and statistics now, the part names once the rows are known
+            limits(option, specs, expected_stat_names(protocol, gt))
     tic = time.perf_counter()
     results = _score(gt, preds, protocol, backend, quiet, split_hands=split_hands, sigmas=sigmas_file,
-                     allow_unknown_images=allow_unknown_images, keep_matches=bool(per_keypoint or per_image_file),
-                     slice_by=slice_by)
+                     allow_unknown_images=allow_unknown_images,
+                     keep_matches=bool(per_keypoint or per_image_file or resamples), slice_by=slice_by)
     seconds = time.perf_counter() - tic
     used = results[0].protocol  # given or detected
-    thresholds = _thresholds(gates, used.params.stat_names, list(results[0].parts), used.split_hands_rows)
-    _check_stats(stats, used.params.stat_names)
+    thresholds, max_drops = (limits(option, specs, used.params.stat_names, list(results[0].parts),
+                                     used.split_hands_rows)
+                             for option, specs in (("--fail-under", gates), ("--max-drop", max_drop_specs)))
+    check_stats(stats, used.params.stat_names)
     if not quiet:
         _print_warnings(results, _option_warnings(used, split_hands))
     if profile:
@@ -167,11 +189,14 @@ def main(gt, preds, protocol, backend, fmt, output, split_hands, sigmas_file, al
     keypoints = _per_keypoint(results) if per_keypoint else None
     shown_seconds = seconds if fmt == "table" and sys.stdout.isatty() else None  # else the same bytes every time
     diagnoses = _diagnoses(results) if diagnose else None
-    report = Report(results, names, stats, keypoints, shown_seconds, backend, top, diagnoses)
+    boot = _bootstrap(results, resamples, ci_percent, seed) if resamples else None
+    report = Report(results, names, stats, keypoints, shown_seconds, backend, top, diagnoses, boot)
     _write_files(report, output, per_image_file, plot_dir, report_file)
     click.echo(WRITERS[fmt](report, sys.stdout.isatty()))
-    gated = slice(1, None) if len(results) > 1 else slice(None)  # comparing, the first run is the baseline
-    sys.exit(1 if _print_failures(results[gated], names[gated], thresholds, len(results) > 1) else 0)
+    failed = gate_failures(results, names, thresholds, max_drops)
+    for line in failed:
+        click.echo(line, err=True)
+    sys.exit(1 if failed else 0)
 
 
 def _diagnoses(results: Sequence[EvalResult]) -> list:
@@ -186,107 +211,18 @@ def _per_keypoint(results: Sequence[EvalResult]) -> list:
     return [per_keypoint(result) for result in results]
 
 
-def _check_combinations(gt: str, preds: Sequence[Run], backend: str, sigmas_file: str | None,
-                        allow_unknown_images: bool, per_keypoint: bool, top: int | None,
-                        per_image_file: str | None) -> None:
-    """Options that cannot go together: a usage error."""
-    if not preds:
-        raise click.UsageError("give a PRED.json file to score (or --shards 'GLOB')")
-    if backend == "reference" and any(isinstance(p, ShardRun) for p in preds):
-        raise click.UsageError("--shards needs --backend native")
-    if backend == "reference" and (sigmas_file or allow_unknown_images or per_keypoint or per_image_file):
-        raise click.UsageError(
-            "--sigmas, --allow-unknown-images, --per-keypoint and --per-image need --backend native")
-    if top is not None and not per_keypoint:
-        raise click.UsageError("--top needs --per-keypoint")
-    if [gt, *preds, sigmas_file].count("-") > 1:
-        raise click.UsageError("standard input ('-') can be read only once: give the other inputs as files")
+def _bootstrap(results: Sequence[EvalResult], resamples: int, ci_percent: float | None,
+               seed: int | None) -> Bootstrap:
+    """The intervals of ``--bootstrap``; a bug of ours is one line and exit 2, as in :func:`_score`."""
+    from .bootstrap import DEFAULT_LEVEL, bootstrap
 
-
-def _expected_stat_names(protocol: str | None, gt: str) -> tuple[str, ...]:
-    """The statistics of the protocol given, else of the one the GT's head shows, else those of every built-in
-    protocol (checked again against the protocol detected once the GT is read)."""
-    if protocol is None:
-        from .reading.ground_truth import peek_protocol
-
-        peeked = peek_protocol(gt)
-        if peeked is not None:
-            return peeked.params.stat_names
-        return tuple(dict.fromkeys(stat for name in builtin_names() for stat in load_protocol(name).params.stat_names))
+    level = DEFAULT_LEVEL if ci_percent is None else ci_percent / 100
     try:
-        return load_protocol(protocol).params.stat_names
-    except InputError as exc:
-        _fail(str(exc))
-
-
-def _chosen_stats(value: str | None, protocol: str | None, gt: str) -> tuple[str, ...]:
-    """``--stats`` as names without repeats, () when not given."""
-    if value is None:
-        return ()
-    stats = tuple(dict.fromkeys(s.strip() for s in value.split(",") if s.strip()))
-    known = _expected_stat_names(protocol, gt)
-    if not stats:
-        raise _bad_stats("no statistic given", known)
-    _check_stats(stats, known)
-    return stats
-
-
-def _check_stats(stats: Sequence[str], known: Sequence[str]) -> None:
-    unknown = [s for s in stats if s not in known]
-    if unknown:
-        raise _bad_stats(f"unknown statistic(s) {', '.join(unknown)}", known)
-
-
-def _bad_stats(said: str, known: Sequence[str]) -> click.BadParameter:
-    return click.BadParameter(f"{said}; choose from {', '.join(known)}", param_hint="'--stats'")
-
-
-def _checked_names(names: Sequence[str], preds: Sequence[Run]) -> list[str]:
-    """``--name`` once per prediction file, each its own; else the file stems."""
-    if names and len(names) != len(preds):
-        raise click.UsageError(f"--name was given {len(names)} time(s) for {len(preds)} prediction file(s)")
-    if len(set(names)) != len(names):
-        raise click.UsageError("--name: each run needs its own name")
-    return list(names) or _run_names(preds)
-
-
-@dataclass(frozen=True)
-class ShardRun:
-    """The files one ``--shards`` pattern matched, in name order: one run."""
-
-    pattern: str
-    files: tuple[str, ...]
-
-
-Run = Union[str, ShardRun]  # a PRED file, or shards
-
-
-def _shard_run(pattern: str) -> ShardRun:
-    import glob
-
-    files = sorted(glob.glob(pattern), key=_natural_order)
-    if not files:
-        raise click.BadParameter(f"{pattern!r} matches no file", param_hint="'--shards'")
-    return ShardRun(pattern, tuple(files))
-
-
-def _natural_order(path: str) -> list:
-    """rank2 before rank10: digit runs compare as numbers."""
-    return [int(piece) if piece.isdigit() else piece for piece in re.split(r"(\d+)", path)]
-
-
-def _run_names(preds: Sequence[Run]) -> list[str]:
-    stems = [Path(p.pattern if isinstance(p, ShardRun) else p).name.split(".")[0] if p != "-" else "stdin"
-             for p in preds]
-    return stems if len(set(stems)) == len(stems) else [f"{i + 1}:{s}" for i, s in enumerate(stems)]
-
-
-def _thresholds(gates: Sequence[str], stat_names: Sequence[str], parts: Sequence[str] | None = None,
-                split_hands_rows: Sequence[str] = ()) -> list[Threshold]:
-    try:
-        return [parse_threshold(spec, stat_names, parts, split_hands_rows) for spec in gates]
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="'--fail-under'") from None
+        return bootstrap(results, resamples, level, 0 if seed is None else seed)
+    except MemoryError:
+        fail("out of memory while resampling; try fewer --bootstrap resamples")
+    except Exception as exc:  # noqa: BLE001 - a bug of ours: one line, not a traceback
+        fail(f"{type(exc).__name__}: {exc}; please report it with the command line", prefix="internal error")
 
 
 def _score(gt: str, preds: Sequence[Run], protocol: str | None, backend: str, quiet: bool,
@@ -298,11 +234,11 @@ def _score(gt: str, preds: Sequence[Run], protocol: str | None, backend: str, qu
             warnings.simplefilter("ignore")
             return _evaluate_all(gt, preds, protocol, backend, bar, **options)
     except InputError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except MemoryError:
-        _fail("out of memory while evaluating; try smaller input files")
+        fail("out of memory while evaluating; try smaller input files")
     except Exception as exc:  # noqa: BLE001 - a bug of ours: one line, not a traceback
-        _fail(f"{type(exc).__name__}: {exc}; please report it with the command line", prefix="internal error")
+        fail(f"{type(exc).__name__}: {exc}; please report it with the command line", prefix="internal error")
 
 
 def _evaluate_all(gt: str, preds: Sequence[Run], protocol: str | None, backend: str, bar: ProgressBar,
@@ -377,22 +313,9 @@ def _write_files(report: Report, output: str | None, per_image_file: str | None,
             writing = report_file
             write_html_report(report, report_file)
     except InputError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except OSError as exc:
-        _fail(f"{exc.filename or writing}: cannot write ({exc.strerror or exc})")
-
-
-def _print_failures(results: Sequence[EvalResult], names: Sequence[str], thresholds: Sequence[Threshold],
-                    comparing: bool) -> bool:
-    """One ``FAIL`` line on stderr per threshold a run misses (named by its run when comparing); whether any did."""
-    failed = False
-    for name, result in zip(names, results):
-        for threshold, actual in failures(result, thresholds):
-            run = f"{name}: " if comparing else ""
-            shown = "undefined" if actual is None else f"{actual:.3f}"
-            click.echo(f"FAIL {run}{threshold} {shown} < {threshold.value:.3f}", err=True)
-            failed = True
-    return failed
+        fail(f"{exc.filename or writing}: cannot write ({exc.strerror or exc})")
 
 
 if __name__ == "__main__":  # pragma: no cover

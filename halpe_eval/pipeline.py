@@ -25,9 +25,9 @@ from .reading.ground_truth import GroundTruth, ground_truth_protocol, load_groun
 from .reading.jsonio import display_name, file_size, read_json
 from .reading.parallel import PredictionReader
 from .reading.predictions import Predictions
-from .results import EvalResult, Matches, PartResult, mean_part
+from .results import EvalResult, Matches, PartMatching, PartResult, mean_part
 from .rules import candidate_key, gt_ignored, kept_predictions, outside_area, ranking_score
-from .slices import PartMatching, SliceMasks, image_slices, parse_slice_by, part_and_slice_statistics
+from .slices import SliceMasks, image_slices, parse_slice_by, part_and_slice_statistics
 
 GroundTruthLike = Union[GroundTruth, dict, str, Path]
 PredictionsLike = Union[Predictions, list, str, Path]
@@ -57,7 +57,8 @@ def evaluate(
     images the GT does not have (with a warning) instead of refusing them.
     ``progress(stage, fraction_done)`` follows the run: reading weighted by the bytes parsed
     (READ_SHARE of the run), then each part scored.
-    ``keep_matches`` keeps each part's matching (:class:`Matches`) for the breakdowns.
+    ``keep_matches`` keeps each part's matching (:class:`Matches`) for the breakdowns, and
+    what stage 4 counted in every area range (:class:`PartMatching`) for the bootstrap.
     ``workers``: processes that parse a large prediction file (default 2 where there are
     two cores; 1 reads serially).
     ``slice_by`` (an :class:`ImageSplit`, or ``FIELD[=EDGES]`` as ``--slice-by`` takes it) adds every
@@ -249,7 +250,8 @@ def score_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: str, 
     if keep_matches:  # the reference area range (the first)
         matches = Matches(cand.dt, matched[0], matched_oks(cand, oks, matched[0], len(gt.ann_ids)), ignored_dt[0],
                           ignored_gt[0])
-    return PartResult(part, stats, precision, recall, scores, matches, slices=sliced), timings
+    return PartResult(part, stats, precision, recall, scores, matches, slices=sliced,
+                      matching=matching if keep_matches else None), timings
 
 
 __all__ = ["evaluate", "score_part", "score_rows"]

@@ -43,6 +43,39 @@ class Matches:
 
 
 @dataclass(frozen=True)
+class PartMatching:
+    """One part's matching in every area range, as :func:`~halpe_eval.accumulate.accumulate` takes it, with
+    each row's image: kept to count again over a subset of the images (:mod:`.slices`) or under image
+    weights (:mod:`.weighted`, the bootstrap), with no OKS and no matching.
+
+    N candidates in ranking order (category, score descending, then image and rank: cocoeval's order, in
+    which position breaks score ties), G GT people, A area ranges, T OKS thresholds.
+    """
+
+    score: np.ndarray  # (N,) ranking score
+    category: np.ndarray  # (N,) category index
+    image: np.ndarray  # (N,) image index
+    true_pos: np.ndarray  # (A, T, N) matched to any GT
+    dt_ignored: np.ndarray  # (A, T, N)
+    gt_ignored: np.ndarray  # (A, G)
+    gt_category: np.ndarray  # (G,)
+    gt_image: np.ndarray  # (G,)
+    n_categories: int
+    n_images: int
+    recall_thresholds: np.ndarray  # (R,)
+
+    def accumulated(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Precision [T x R x K x A] and recall [T x K x A] over the images of the (I,) mask ``images``."""
+        from .accumulate import accumulate  # accumulate imports this module
+
+        dt, gt = images[self.image], images[self.gt_image]
+        precision, recall, _ = accumulate(self.score[dt], self.category[dt], self.true_pos[:, :, dt],
+                                          self.dt_ignored[:, :, dt], self.gt_ignored[:, gt], self.gt_category[gt],
+                                          self.n_categories, self.recall_thresholds)
+        return precision, recall
+
+
+@dataclass(frozen=True)
 class PartResult:
     """Statistics and PR arrays of one part (see the module docstring for shapes).
 
@@ -57,6 +90,7 @@ class PartResult:
     matches: Matches | None = None  # with evaluate(keep_matches=True); never for mean parts
     components: tuple[PartResult, ...] = ()  # the parts a mean part averages
     slices: dict[str, Stats] = field(default_factory=dict)  # image slice -> its statistics (evaluate(slice_by=))
+    matching: PartMatching | None = None  # with evaluate(keep_matches=True); never for mean parts
 
 
 @dataclass(frozen=True)

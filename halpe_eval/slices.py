@@ -2,7 +2,7 @@
 
 cocoeval matches image by image (``evaluateImg``), so the PR arrays of a subset of the
 images are those :func:`~halpe_eval.accumulate.accumulate` gives on the candidates and GT
-of those images alone, kept in matching order: no OKS is computed twice.  xtcocotools'
+of those images alone, kept in ranking order: no OKS is computed twice.  xtcocotools'
 ``get_type_result`` (the CrowdPose easy/medium/hard AP) evaluates each subset again from
 scratch; the result is the same.
 
@@ -14,44 +14,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .accumulate import accumulate, summarize
+from .accumulate import summarize
 from .errors import InputError
 from .protocol import EvalParams, ImageSplit, Protocol, Statistic
 from .reading.ground_truth import GroundTruth
 from .reading.messages import is_number, show_json
-from .results import Stats
+from .results import PartMatching, Stats
 
 SliceMasks = dict[str, np.ndarray]  # slice name -> (I,) bool over the GT's images, in slice order
-
-
-@dataclass(frozen=True)
-class PartMatching:
-    """One part's matching in every area range, as :func:`accumulate` takes it, with each row's image."""
-
-    score: np.ndarray  # (N,) ranking score, matching order
-    category: np.ndarray  # (N,) category index
-    image: np.ndarray  # (N,) image index
-    true_pos: np.ndarray  # (A, T, N) matched
-    dt_ignored: np.ndarray  # (A, T, N)
-    gt_ignored: np.ndarray  # (A, G)
-    gt_category: np.ndarray  # (G,)
-    gt_image: np.ndarray  # (G,)
-    n_categories: int
-    n_images: int
-    recall_thresholds: np.ndarray  # (R,)
-
-    def accumulated(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Precision [T x R x K x A] and recall [T x K x A] over the images of the (I,) mask ``images``."""
-        dt, gt = images[self.image], images[self.gt_image]
-        precision, recall, _ = accumulate(self.score[dt], self.category[dt], self.true_pos[:, :, dt],
-                                          self.dt_ignored[:, :, dt], self.gt_ignored[:, gt], self.gt_category[gt],
-                                          self.n_categories, self.recall_thresholds)
-        return precision, recall
 
 
 def parse_slice_by(text: str) -> ImageSplit:
@@ -169,5 +143,5 @@ def sliced_statistics(matching: PartMatching, params: EvalParams, splits: dict[s
             for name, images in slices.items()}
 
 
-__all__ = ["PartMatching", "SliceMasks", "image_slices", "parse_slice_by", "part_and_slice_statistics",
+__all__ = ["SliceMasks", "image_slices", "parse_slice_by", "part_and_slice_statistics",
            "part_statistics", "protocol_splits", "sliced_statistics", "statistic_value"]

@@ -5,11 +5,14 @@ Values stay raw: fractions in [0, 1], differences of fractions, ``None`` where u
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..breakdown import can_rank, weakest_first
 from ..results import EvalResult, Stats
-from .model import Column, KeypointRows, Kind, Report, Table
+from .model import Cell, Column, Estimate, KeypointRows, Kind, Report, Table
+
+if TYPE_CHECKING:
+    from ..bootstrap import Bootstrap, Interval, Intervals
 
 DEFAULT_COMPARE_STATS = ("AP", "AP50", "AP75", "AR")  # those the protocol has; all of its own if none
 WEAK_SHARE = 0.1  # the weakest tenth of the keypoints that can be ranked is flagged
@@ -104,12 +107,42 @@ def _lead_columns(result: EvalResult) -> tuple[Column, ...]:
     return (IMAGES_COLUMN, PART_COLUMN) if result.slices() else (PART_COLUMN,)
 
 
-def stats_table(result: EvalResult, stats: Sequence[str], title: str = "") -> Table:
-    """Parts as rows (one group per image slice with ``--slice-by``), statistics as columns."""
-    columns = (*_lead_columns(result), *(Column(s, Kind.FRACTION) for s in stats))
-    rows = tuple((*_lead(result, images, name), *(values[s] for s in stats))
+def _no_sliced_intervals(result: EvalResult, with_intervals: bool) -> None:
+    """The bootstrap covers every image, not the ``--slice-by`` slices (:func:`~halpe_eval.bootstrap.bootstrap`
+    refuses sliced runs): a table never mixes rows with and without intervals."""
+    if with_intervals and result.slices():
+        raise ValueError("bootstrap intervals of --slice-by slices are not computed")
+
+
+def stats_table(result: EvalResult, stats: Sequence[str], title: str = "", intervals: Intervals | None = None,
+                inline: bool = True) -> Table:
+    """Parts as rows (one group per image slice with ``--slice-by``), statistics as columns; with ``intervals``
+    (``--bootstrap``) each value carries its interval (``inline``: an :class:`Estimate` per cell; else two more
+    columns, ``AP low`` and ``AP high``)."""
+    _no_sliced_intervals(result, intervals is not None)
+    columns = (*_lead_columns(result), *_columns("", stats, Kind.FRACTION, intervals is not None and not inline))
+    rows = tuple((*_lead(result, images, name), *_cells(values, stats, None if intervals is None else intervals[name],
+                                                         inline))
                  for images, by_part in row_groups(result).items() for name, values in by_part.items())
     return Table(columns, rows, title)
+
+
+def _columns(prefix: str, stats: Sequence[str], kind: Kind, bounds: bool) -> list[Column]:
+    """A column per statistic, followed by its interval's bounds when ``bounds``."""
+    return [column for s in stats for column in (
+        (Column(f"{prefix}{s}", kind), Column(f"{prefix}{s} low", kind), Column(f"{prefix}{s} high", kind))
+        if bounds else (Column(f"{prefix}{s}", kind),))]
+
+
+def _cells(values: Stats, stats: Sequence[str], intervals: dict[str, Interval] | None, inline: bool) -> list[Cell]:
+    """The values of ``stats``, each with its interval when ``intervals`` (see :func:`stats_table`)."""
+    if intervals is None:
+        return [values[s] for s in stats]
+    cells: list[Cell] = []
+    for s in stats:
+        low, high = intervals[s] or (None, None)
+        cells += [Estimate(values[s], low, high)] if inline else [values[s], low, high]
+    return cells
 
 
 def differences(result: EvalResult, base: EvalResult) -> dict[str, Stats]:
@@ -126,20 +159,27 @@ def _minus(value: float | None, base: float | None) -> float | None:
     return None if value is None or base is None else value - base
 
 
-def compare_table(results: Sequence[EvalResult], names: Sequence[str], stats: Sequence[str], title: str = "") -> Table:
+def compare_table(results: Sequence[EvalResult], names: Sequence[str], stats: Sequence[str], title: str = "",
+                  boot: Bootstrap | None = None, inline: bool = True) -> Table:
     """One row per part (per image slice and part with ``--slice-by``); a column group per run and, from the
-    second run on, its difference to the first, named by the run (``new ΔAP``) so that every header is unique."""
+    second run on, its difference to the first, named by the run (``new ΔAP``) so that every header is unique;
+    with ``boot``, intervals as in :func:`stats_table` (of each run, then of each paired difference)."""
     base = results[0]
+    _no_sliced_intervals(base, boot is not None)
+    bounds = boot is not None and not inline
     columns = list(_lead_columns(base))
-    groups: list[dict[str, dict[str, Stats]]] = []  # per column group: images -> part -> statistic -> value
+    # per column group: images -> part -> statistic -> value, and the group's intervals (part -> statistic)
+    groups: list[tuple[dict[str, dict[str, Stats]], Intervals | None]] = []
     for i, (name, result) in enumerate(zip(names, results)):
-        columns += [Column(f"{name} {s}", Kind.FRACTION) for s in stats]
-        groups.append(row_groups(result))
+        columns += _columns(f"{name} ", stats, Kind.FRACTION, bounds)
+        groups.append((row_groups(result), None if boot is None else boot.intervals[i]))
         if i:
-            columns += [Column(f"{name} Δ{s}", Kind.DIFFERENCE) for s in stats]
-            groups.append({images: _stats_minus(by_part, row_groups(base)[images])
-                           for images, by_part in row_groups(result).items()})
-    rows = tuple((*_lead(base, images, part), *(group[images][part][s] for group in groups for s in stats))
+            columns += _columns(f"{name} Δ", stats, Kind.DIFFERENCE, bounds)
+            groups.append(({images: _stats_minus(by_part, row_groups(base)[images])
+                            for images, by_part in row_groups(result).items()},
+                           None if boot is None else boot.difference_intervals[i]))
+    rows = tuple((*_lead(base, images, part), *(cell for values, intervals in groups for cell in _cells(
+        values[images][part], stats, None if intervals is None else intervals[part], inline)))
                  for images in row_groups(base) for part in base.parts)
     return Table(tuple(columns), rows, title)
 
@@ -180,22 +220,34 @@ def report_tables(report: Report) -> list[Table]:
     return tables
 
 
-def report_statistics(report: Report) -> Table:
+def report_statistics(report: Report, inline: bool = True) -> Table:
     """One run's statistics under its header line, or runs side by side under the shared line and a line
-    per run."""
-    results, names = report.results, report.names
+    per run; with ``--bootstrap`` a line saying what the intervals are, and the intervals (``inline``: in
+    the value's cell, else in columns of their own)."""
+    results, names, boot = report.results, report.names, report.bootstrap
     comparing = len(results) > 1
     stats = shown_stats(results[0], report.stats, comparing)
     if comparing:
-        return compare_table(results, names, stats, compare_header(results, names, report.backend, report.seconds))
-    return stats_table(results[0], stats, header_line(results[0], report.backend, report.seconds))
+        title = compare_header(results, names, report.backend, report.seconds) + bootstrap_line(boot, comparing)
+        return compare_table(results, names, stats, title, boot, inline)
+    title = header_line(results[0], report.backend, report.seconds) + bootstrap_line(boot, comparing)
+    return stats_table(results[0], stats, title, None if boot is None else boot.intervals[0], inline)
+
+
+def bootstrap_line(boot: Bootstrap | None, comparing: bool) -> str:
+    """A line under the header saying what the intervals are ('' without ``--bootstrap``)."""
+    if boot is None:
+        return ""
+    paired = "; ▲/▼ a paired difference whose interval excludes 0" if comparing else ""
+    resamples = _counted(boot.resamples, "resample", "resamples")
+    return f"\n[{100 * boot.level:g}% intervals: bootstrap over images, {resamples}, seed {boot.seed}{paired}]"
 
 
 def data_table(report: Report) -> Table:
     """The one table of a machine-readable format: with per-keypoint rows, those of every run (a first
     ``run`` column when comparing); else the statistics (runs side by side when comparing)."""
     if not report.keypoints:
-        return report_statistics(report)
+        return report_statistics(report, inline=False)
     tables = [keypoint_table(rows, top=report.top) for rows in report.keypoints]
     if len(tables) == 1:
         return tables[0]
@@ -204,9 +256,10 @@ def data_table(report: Report) -> Table:
 
 
 def json_document(report: Report) -> dict[str, Any]:
-    """One run's ``to_dict()`` (with ``per_keypoint``, limited as the tables are by ``top``, and ``diagnosis``),
-    or, comparing, the ``protocol`` and a ``runs`` array of named runs, the second on with its ``difference`` to
-    the first; ``version`` once, last, at the top level."""
+    """One run's ``to_dict()`` (with ``per_keypoint``, limited as the tables are by ``top``, ``diagnosis`` and
+    the intervals ``ci``), or, comparing, the ``protocol`` and a ``runs`` array of named runs, the second on with
+    its ``difference`` to the first (and ``difference_ci``); ``bootstrap`` settings with ``--bootstrap``;
+    ``version`` once, last, at the top level."""
     results = report.results
     runs = [result.to_dict() for result in results]
     versions = [run.pop("version") for run in runs]
@@ -214,7 +267,13 @@ def json_document(report: Report) -> dict[str, Any]:
         run["per_keypoint"] = rows if report.top is None else weakest_first(rows)[: report.top]
     for run, diagnosis in zip(runs, report.diagnoses or ()):
         run["diagnosis"] = diagnosis.to_dict()
-    document = runs[0] if len(runs) == 1 else {"protocol": results[0].protocol.name, "runs": _named_runs(report, runs)}
+    if report.bootstrap is not None:
+        for run, intervals in zip(runs, report.bootstrap.intervals):
+            run["ci"] = intervals
+    document: dict[str, Any] = runs[0] if len(runs) == 1 else {"protocol": results[0].protocol.name,
+                                                               "runs": _named_runs(report, runs)}
+    if report.bootstrap is not None:
+        document["bootstrap"] = report.bootstrap.settings()
     document["version"] = versions[0]
     return document
 
@@ -228,5 +287,7 @@ def _named_runs(report: Report, runs: list[dict[str, Any]]) -> list[dict[str, An
         del named_run["protocol"]
         if i:
             named_run["difference"] = differences(result, base)
+            if report.bootstrap is not None:
+                named_run["difference_ci"] = report.bootstrap.difference_intervals[i]
         named.append(named_run)
     return named

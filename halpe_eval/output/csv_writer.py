@@ -10,12 +10,14 @@ import csv
 import io
 
 from .builders import data_table
-from .model import Cell, Kind, Report, Table
+from .model import Cell, Estimate, Kind, Report, Table
 
 EXACT_KINDS = (Kind.FRACTION, Kind.DIFFERENCE, Kind.NUMBER)
 
 
 def exact(value: Cell, kind: Kind) -> str:
+    if isinstance(value, Estimate):  # the report's CSV puts bounds in columns of their own
+        return f"{exact(value.value, kind)} [{exact(value.low, kind)}, {exact(value.high, kind)}]"
     if value is None:
         return ""
     return repr(value) if kind in EXACT_KINDS else str(value)

@@ -14,9 +14,29 @@ from typing import TYPE_CHECKING, Any, Union
 from ..results import EvalResult
 
 if TYPE_CHECKING:
+    from ..bootstrap import Bootstrap
     from ..diagnosis import Diagnosis
 
-Cell = Union[str, int, float, None]  # None: undefined
+
+@dataclass(frozen=True)
+class Estimate:
+    """A value with its confidence interval (``--bootstrap``); None where undefined."""
+
+    value: float | None
+    low: float | None
+    high: float | None
+
+    @property
+    def side(self) -> int:
+        """+1 when the whole interval is above 0, -1 when below, else 0 (a difference that may be noise)."""
+        if self.low is not None and self.low > 0:
+            return 1
+        if self.high is not None and self.high < 0:
+            return -1
+        return 0
+
+
+Cell = Union[str, int, float, Estimate, None]  # None: undefined
 KeypointRows = list[dict[str, Any]]  # breakdown.per_keypoint of one run
 
 
@@ -69,3 +89,4 @@ class Report:
     backend: str = "native"
     top: int | None = None  # per keypoint, only the weakest ``top`` (None: every keypoint, in skeleton order)
     diagnoses: Sequence[Diagnosis] | None = None  # one per run, with --diagnose
+    bootstrap: Bootstrap | None = None  # intervals of every run and difference, with --bootstrap

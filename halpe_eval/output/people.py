@@ -5,14 +5,32 @@ from collections.abc import Sequence
 
 from tabulate import tabulate
 
-from .model import Cell, Kind, Table
+from .model import Cell, Estimate, Kind, Table
 
 UNDEFINED = "-"
+GAIN, LOSS = "▲", "▼"
+
+
+def mark(side: int) -> str:
+    """' ▲' for a gain (side > 0), ' ▼' for a loss (side < 0), else ''."""
+    return f" {GAIN}" if side > 0 else f" {LOSS}" if side < 0 else ""
+
+
+def rounded_side(value: float) -> int:
+    """The sign of a difference as shown (one decimal of a percentage point): 0 when it rounds to no change."""
+    shown_points = round(100 * value, 1)
+    return 0 if shown_points == 0 else 1 if shown_points > 0 else -1
 
 
 def shown(value: Cell, kind: Kind) -> str:
     """Fractions as percent with one decimal, differences as signed percentage points with one decimal,
-    numbers with three decimals, '-' where undefined."""
+    numbers with three decimals, '-' where undefined; an estimate as ``45.2 [44.1, 46.3]``, a difference
+    whose interval excludes 0 marked ▲ (gain) or ▼ (loss)."""
+    if isinstance(value, Estimate):
+        if value.value is None or value.low is None or value.high is None:  # no interval where undefined
+            return shown(value.value, kind)
+        text = f"{shown(value.value, kind)} [{shown(value.low, kind)}, {shown(value.high, kind)}]"
+        return text + mark(value.side) if kind is Kind.DIFFERENCE else text
     if value is None:
         return UNDEFINED
     if kind is Kind.FRACTION:

@@ -1,15 +1,16 @@
 """``--format table``: aligned plain text (tabulate's "simple"), coloured on a terminal.
 
 On a colour terminal a difference is green when it rounds to a gain, red to a
-loss, and highlighted rows are red.
+loss (with ``--bootstrap``: when its interval lies above or below 0), and
+highlighted rows are red.
 """
 from __future__ import annotations
 
 import click
 
 from .builders import report_tables
-from .model import Cell, Column, Kind, Report, Table
-from .people import laid_out, one_after_another, shown_rows, titled
+from .model import Cell, Column, Estimate, Kind, Report, Table
+from .people import laid_out, one_after_another, rounded_side, shown_rows, titled
 
 STYLE = "simple"
 
@@ -29,9 +30,11 @@ def _coloured(texts: list[str], values: tuple[Cell, ...], table: Table, position
 
 
 def _signed_colour(text: str, value: Cell, column: Column) -> str:
-    if column.kind is not Kind.DIFFERENCE or value is None or round(100 * float(value), 1) == 0:
+    """A difference green or red by its sign as shown, or with an interval by the side of 0 it lies on."""
+    if column.kind is not Kind.DIFFERENCE or value is None or isinstance(value, str):
         return text
-    return click.style(text, fg="green" if float(value) > 0 else "red")
+    side = value.side if isinstance(value, Estimate) else rounded_side(float(value))
+    return click.style(text, fg="green" if side > 0 else "red") if side else text
 
 
 def write(report: Report, colour: bool = False) -> str:
