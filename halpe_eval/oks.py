@@ -92,6 +92,40 @@ def pair_oks(
     return out
 
 
+def keypoint_boxes(xy: np.ndarray) -> np.ndarray:
+    """(N, 4) float64 box [x0, y0, x1, y1] around every keypoint of each row of ``xy`` (N, K, 2)."""
+    x, y = xy[:, :, 0], xy[:, :, 1]  # reduced one coordinate at a time: numpy is slow across (K, 2)
+    return np.stack([x.min(axis=1), y.min(axis=1), x.max(axis=1), y.max(axis=1)], axis=1).astype(np.float64)
+
+
+def labelled_boxes(gt_keypoints: np.ndarray, columns: Sequence[int]) -> np.ndarray:
+    """(G, 4) box around each GT's labelled keypoints among ``columns``; NaN where none is labelled."""
+    view = as_view_index(columns)
+    part = gt_keypoints[:, view] if isinstance(view, slice) else np.take(gt_keypoints, view, axis=1)
+    labelled = part[:, :, 2] > 0
+    x, y = np.where(labelled, part[:, :, 0], np.nan), np.where(labelled, part[:, :, 1], np.nan)
+    with np.errstate(invalid="ignore"):  # fmin/fmax skip NaN; a row of NaN stays NaN
+        return np.stack([np.fmin.reduce(x, axis=1), np.fmin.reduce(y, axis=1), np.fmax.reduce(x, axis=1),
+                         np.fmax.reduce(y, axis=1)], axis=1)
+
+
+def oks_upper_bound(dt_box: np.ndarray, gt_box: np.ndarray, sigmas: np.ndarray, area: np.ndarray) -> np.ndarray:
+    """(P,) an upper bound of each pair's OKS, from the gap between the pair's boxes (:func:`keypoint_boxes`
+    of the prediction, :func:`labelled_boxes` of the GT); 1 where the GT has no labelled keypoint.
+
+    Every labelled GT keypoint lies in its box and every predicted keypoint in the other, so each
+    distance is at least the gap and each ``exp(-e)`` at most ``exp(-gap^2 / (2 max sigma)^2 / (area + eps) / 2)``;
+    so is their mean.  The gap is first shortened by 1e-6 of the coordinates' magnitude, more than the
+    rounding of float32 coordinates and of the differences can take away from a distance.
+    """
+    gap_x = np.maximum(gt_box[:, 0] - dt_box[:, 2], dt_box[:, 0] - gt_box[:, 2])
+    gap_y = np.maximum(gt_box[:, 1] - dt_box[:, 3], dt_box[:, 1] - gt_box[:, 3])
+    slack = 1e-6 * np.maximum(np.abs(dt_box).max(axis=1), np.abs(gt_box).max(axis=1))
+    gap_x, gap_y = np.maximum(gap_x - slack, 0), np.maximum(gap_y - slack, 0)
+    bound = np.exp(-similarity_exponent(gap_x**2 + gap_y**2, (2 * np.max(sigmas)) ** 2, area))
+    return np.where(np.isnan(bound), 1.0, bound)
+
+
 def as_view_index(columns: slice | Sequence[int] | np.ndarray) -> slice | np.ndarray:
     """A slice for a run of consecutive indices (numpy then takes a view, not a copy), else the indices."""
     if isinstance(columns, slice):

@@ -520,3 +520,29 @@ def test_pair_oks_equals_compute_oks_written_out(seed):
         d, g = pair_dt[i], pair_gt[i]
         expected = _compute_oks_written_out(dt_xy[d][cols], gt_keypoints[g][cols], area[g], bbox[g], sigmas, coord)
         assert ours[i] == expected
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_oks_upper_bound_never_falls_below_the_oks(seed):
+    """The box-gap bound that lets wide parts skip hopeless pairs: on random skeletons (far, near, touching,
+    tiny areas, both coordinate dtypes) no pair's OKS exceeds its bound."""
+    from halpe_eval.oks import keypoint_boxes, labelled_boxes, oks_upper_bound
+
+    rng = np.random.default_rng(seed)
+    n_dt, n_gt, k = 40, 15, int(rng.integers(1, 40))
+    coord = np.dtype("float32" if seed % 2 else "float64")
+    centres = rng.random((n_dt + n_gt, 1, 2)) * 200
+    spread = rng.choice([0.5, 5, 50], size=(n_dt + n_gt, 1, 1))
+    points = centres + rng.normal(size=(n_dt + n_gt, k, 2)) * spread
+    dt_xy = points[:n_dt].astype(coord)
+    labelled = rng.random((n_gt, k, 1)) < 0.7
+    gt_keypoints = np.concatenate([points[n_dt:], labelled * 2.0], axis=2)
+    area = rng.choice([1e-3, 1.0, 100.0, 1e4], n_gt) * rng.random(n_gt)
+    bbox = np.concatenate([gt_keypoints[:, 0, :2], np.full((n_gt, 2), 10.0)], axis=1)
+    sigmas = rng.random(k) * 0.1 + 0.005
+    pair_dt, pair_gt = np.repeat(np.arange(n_dt), n_gt), np.tile(np.arange(n_gt), n_dt)
+    oks = pair_oks(dt_xy, gt_keypoints, area, bbox, pair_dt, pair_gt, slice(0, k), sigmas, coord.name)
+    bound = oks_upper_bound(keypoint_boxes(dt_xy)[pair_dt], labelled_boxes(gt_keypoints, range(k))[pair_gt], sigmas,
+                            area[pair_gt])
+    assert (oks <= bound).all()
+    assert (bound < 0.5).any() and (bound >= 0.5).any()  # the cases span both sides of the lowest threshold
