@@ -1,0 +1,156 @@
+"""The compiled read path: JSON text to record columns with simdjson, no Python object per number.
+
+pysimdjson parses a document in C++; :func:`gather` then walks its records once
+in Python, taking their scalar fields as Python values and their keypoint (and
+box) arrays with ``Array.as_buffer(of_type="d")``, which copies a numeric array
+into doubles in C.  The values are those of the precise path (orjson, then
+numpy): simdjson parses decimal text correctly rounded, and converts integers to
+doubles round-to-nearest as ``float(int)`` does (tests/test_fast_read.py checks
+both paths agree bit for bit).  The choice of parser is measured in
+benchmarks/results/read.md.
+
+This path never explains anything: whatever it does not read exactly as the
+precise path would, it refuses (returns None) and the caller reads the same
+bytes the precise way, which accepts them or words the error.  Refused:
+
+- text simdjson does not parse (it refuses numbers beyond 64-bit integers or
+  beyond float64, which orjson reads as floats or refuses with its message);
+- an array inside an array, or a '[' inside a string: ``as_buffer`` would
+  flatten ``[[1], 2]`` (found on the bytes, :func:`_nested_arrays`);
+- an object with a repeated key (simdjson's lookup finds the first, orjson
+  keeps the last);
+- a record that is not an object, a keypoint field that is not a flat
+  all-number array of its length, a format whose keypoints are not flat fields.
+
+Without pysimdjson (no wheel for the platform) :data:`AVAILABLE` is False and
+every read takes the precise path.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..protocol import Protocol
+from .formats import FieldLayout, RecordFormat, registered
+
+try:
+    import simdjson
+except ImportError:  # pragma: no cover - pysimdjson ships wheels for the CPython versions we support
+    simdjson = None  # type: ignore[assignment]
+
+AVAILABLE = simdjson is not None
+MISSING = object()  # a field the record does not have (a JSON null reads None)
+
+_OPEN, _COLON = ord("["), ord(":")
+_SPACE = np.zeros(256, dtype=bool)
+_SPACE[list(b" \t\r\n")] = True
+
+
+def parse(raw: Any) -> Any:
+    """The simdjson document of ``raw`` (bytes, bytearray or a memoryview of one), or None when refused."""
+    if simdjson is None or _nested_arrays(raw):
+        return None
+    try:
+        return simdjson.Parser().parse(raw)
+    except (ValueError, RuntimeError):  # simdjson's parse errors (numbers beyond 64 bits: RuntimeError)
+        return None
+
+
+def is_array(value: Any) -> bool:
+    return simdjson is not None and type(value) is simdjson.Array
+
+
+def is_object(value: Any) -> bool:
+    return simdjson is not None and type(value) is simdjson.Object
+
+
+def _nested_arrays(raw: Any) -> bool:
+    """Whether some '[' does not open the document or an object field's value (whitespace aside).
+
+    An array nested in an array is preceded by '[' or ','; one preceded by ':' is a field's value.
+    A '[' inside a string also counts: refusing is always safe.
+    """
+    text = np.frombuffer(raw, dtype=np.uint8)
+    before = np.flatnonzero(text == _OPEN) - 1
+    while True:
+        spaces = (before >= 0) & _SPACE[text[np.maximum(before, 0)]]
+        if not spaces.any():
+            break
+        before[spaces] -= 1
+    return not ((before < 0) | (text[np.maximum(before, 0)] == _COLON)).all()
+
+
+@dataclass
+class Gathered:
+    """The fields of N records: scalars as Python values (MISSING where absent), numbers as float64 arrays."""
+
+    values: dict[str, list]  # field -> N values
+    keypoints: np.ndarray  # (N, K, 3) float64, the protocol's order (a format's fields joined)
+    boxes: np.ndarray | None  # (N, 4) float64; None unless every record has a flat 4-number 'bbox'
+    first_box: bool  # the first record has a non-empty 'bbox' array (loadRes' rule for prediction areas)
+    formats: set[str]  # keys of the record formats that claimed the records
+
+
+def gather(array: Any, protocol: Protocol | None, scalars: tuple[str, ...], box: str = "bbox") -> Gathered | None:
+    """The records of a parsed JSON array, their keypoints read by the format that claims each (``protocol``
+    None: records without keypoints, such as images); None when refused."""
+    if not is_array(array):
+        return None
+    formats = registered() if protocol is not None else ()
+    layouts = {f.key: f.fields(protocol) for f in formats} if protocol is not None else {}
+    values: list[list] = [[] for _ in scalars]
+    keypoints: list[Any] = []
+    boxes: list[Any] | None = []
+    used: set[str] = set()
+    for record in array:
+        if type(record) is not simdjson.Object:
+            return None
+        keys = set(record.keys())  # a lookup of an absent key costs simdjson an exception: look here first
+        if len(keys) != len(record):
+            return None
+        for field, count in _layout(record, protocol, formats, layouts, used):
+            numbers = record[field] if field in keys else None
+            if type(numbers) is not simdjson.Array or len(numbers) != 3 * count:
+                return None
+            try:
+                keypoints.append(numbers.as_buffer(of_type="d"))
+            except TypeError:  # a value that is not a number
+                return None
+        for column, field in zip(values, scalars):
+            column.append(record[field] if field in keys else MISSING)
+        if boxes is not None:
+            boxes = _with_box(boxes, record[box] if box in keys else None)
+    first = array[0].get(box) if len(array) else None
+    return Gathered(
+        values=dict(zip(scalars, values)),
+        keypoints=np.frombuffer(b"".join(keypoints), dtype=np.float64).reshape(
+            len(array), protocol.num_keypoints if protocol is not None else 0, 3),
+        boxes=None if boxes is None else np.frombuffer(b"".join(boxes), dtype=np.float64).reshape(-1, 4),
+        first_box=type(first) is simdjson.Array and len(first) > 0,
+        formats=used,
+    )
+
+
+def _layout(record: Any, protocol: Protocol | None, formats: tuple[RecordFormat, ...],
+            layouts: dict[str, FieldLayout], used: set[str]) -> FieldLayout:
+    """The keypoint fields of the format that claims ``record`` (noted in ``used``); none without a protocol."""
+    if protocol is None:
+        return ()
+    for record_format in formats:  # the last, the catch-all, claims any record
+        if record_format.claims(record, protocol):
+            used.add(record_format.key)
+            return layouts[record_format.key]
+    return ()
+
+
+def _with_box(boxes: list, value: Any) -> list | None:
+    """``boxes`` with this record's flat 4-number box appended, or None when it has none."""
+    if type(value) is not simdjson.Array or len(value) != 4:
+        return None
+    try:
+        boxes.append(value.as_buffer(of_type="d"))
+    except TypeError:
+        return None
+    return boxes
