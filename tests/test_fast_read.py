@@ -325,3 +325,8 @@ def test_the_parallel_reader_takes_the_compiled_path_with_the_same_columns(tmp_p
     precise = read(1)
     for field in ("image_index", "category_index", "keypoints", "score", "area"):
         assert getattr(fast, field).tobytes() == getattr(precise, field).tobytes(), field
+
+
+def test_arrays_of_the_compiled_path_are_writable_like_numpy_arrays(tmp_path):
+    gt = load_ground_truth(gt_file(tmp_path))
+    assert gt.keypoints.flags.writeable and gt.bbox.flags.writeable

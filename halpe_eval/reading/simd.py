@@ -28,12 +28,12 @@ every read takes the precise path.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from ..protocol import Protocol
-from .formats import FieldLayout, RecordFormat, registered
+from .formats import FieldLayout, registered
 
 try:
     import simdjson
@@ -99,7 +99,8 @@ def gather(array: Any, protocol: Protocol | None, scalars: tuple[str, ...], box:
     if not is_array(array):
         return None
     formats = registered() if protocol is not None else ()
-    layouts = {f.key: f.fields(protocol) for f in formats} if protocol is not None else {}
+    reader = cast(Protocol, protocol)  # not None whenever there are formats to offer a record to
+    layouts = {f.key: f.fields(reader) for f in formats}
     values: list[list] = [[] for _ in scalars]
     keypoints: list[Any] = []
     boxes: list[Any] | None = []
@@ -110,7 +111,13 @@ def gather(array: Any, protocol: Protocol | None, scalars: tuple[str, ...], box:
         keys = set(record.keys())  # a lookup of an absent key costs simdjson an exception: look here first
         if len(keys) != len(record):
             return None
-        for field, count in _layout(record, protocol, formats, layouts, used):
+        layout: FieldLayout = ()
+        for record_format in formats:  # the last, the catch-all, claims any record
+            if record_format.claims(record, reader):
+                used.add(record_format.key)
+                layout = layouts[record_format.key]
+                break
+        for field, count in layout:
             numbers = record[field] if field in keys else None
             if type(numbers) is not simdjson.Array or len(numbers) != 3 * count:
                 return None
@@ -125,24 +132,12 @@ def gather(array: Any, protocol: Protocol | None, scalars: tuple[str, ...], box:
     first = array[0].get(box) if len(array) else None
     return Gathered(
         values=dict(zip(scalars, values)),
-        keypoints=np.frombuffer(b"".join(keypoints), dtype=np.float64).reshape(
+        keypoints=np.frombuffer(bytearray().join(keypoints), dtype=np.float64).reshape(  # writable, as numpy's
             len(array), protocol.num_keypoints if protocol is not None else 0, 3),
-        boxes=None if boxes is None else np.frombuffer(b"".join(boxes), dtype=np.float64).reshape(-1, 4),
+        boxes=None if boxes is None else np.frombuffer(bytearray().join(boxes), dtype=np.float64).reshape(-1, 4),
         first_box=type(first) is simdjson.Array and len(first) > 0,
         formats=used,
     )
-
-
-def _layout(record: Any, protocol: Protocol | None, formats: tuple[RecordFormat, ...],
-            layouts: dict[str, FieldLayout], used: set[str]) -> FieldLayout:
-    """The keypoint fields of the format that claims ``record`` (noted in ``used``); none without a protocol."""
-    if protocol is None:
-        return ()
-    for record_format in formats:  # the last, the catch-all, claims any record
-        if record_format.claims(record, protocol):
-            used.add(record_format.key)
-            return layouts[record_format.key]
-    return ()
 
 
 def _with_box(boxes: list, value: Any) -> list | None:
