@@ -72,6 +72,8 @@ def columns_of(path, protocol, fast: bool, chunk_bytes=256):
     """The file's Columns read in small chunks (several pieces and cuts), or the InputError's message."""
     saved = simd.AVAILABLE
     simd.AVAILABLE = fast and saved
+    if not fast:  # the precise path really is the precise one
+        assert PieceReader(load_protocol(protocol), None)._columns(b"[]") is None
     try:
         read = lambda parse: iter_array_chunks(path, chunk_bytes=chunk_bytes, parse=parse)  # noqa: E731
         chunks = columns_of_chunks(read, load_protocol(protocol), str(path))
@@ -205,9 +207,16 @@ def gt_file(tmp_path, protocol="coco17", seed=1, change=None, pretty=False):
     return path
 
 
+def gt_file_bytes() -> bytes:
+    gt, _ = make_dataset(1, "coco17", SynthOptions(num_images=2))
+    return orjson.dumps(gt)
+
+
 def ground_truth_of(path, fast: bool):
     saved = simd.AVAILABLE
     simd.AVAILABLE = fast and saved
+    if not fast:  # the precise path really is the precise one
+        assert fast_tables(gt_file_bytes(), None) is None
     try:
         return load_ground_truth(path)
     except InputError as exc:
@@ -234,6 +243,7 @@ def assert_same_ground_truth(path):
 def test_plain_ground_truth_takes_the_compiled_path_with_the_same_arrays(tmp_path, protocol):
     path = gt_file(tmp_path, protocol)
     assert fast_tables(path.read_bytes(), None) is not None
+    assert fast_tables(gt_file_bytes(), None) is not None
     gt = assert_same_ground_truth(path)
     assert gt.protocol.name == protocol and len(gt.ann_ids)
 

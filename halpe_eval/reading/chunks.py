@@ -35,7 +35,7 @@ class PieceReader:
 
     def parse(self, text: Any) -> Any:
         """Columns of the piece's records, or (refused by the compiled path) the records parsed by orjson."""
-        columns = self._columns(text) if simd.AVAILABLE else None
+        columns = self._columns(text)
         return orjson.loads(text) if columns is None else columns
 
     def _columns(self, text: Any) -> Columns | None:

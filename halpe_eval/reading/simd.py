@@ -49,8 +49,9 @@ _SPACE[list(b" \t\r\n")] = True
 
 
 def parse(raw: Any) -> Any:
-    """The simdjson document of ``raw`` (bytes, bytearray or a memoryview of one), or None when refused."""
-    if simdjson is None or _nested_arrays(raw):
+    """The simdjson document of ``raw`` (bytes, bytearray or a memoryview of one), or None when refused
+    (or when :data:`AVAILABLE` is False)."""
+    if not AVAILABLE or _nested_arrays(raw):
         return None
     try:
         return simdjson.Parser().parse(raw)
