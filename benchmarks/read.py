@@ -62,7 +62,7 @@ def coco17_copies(data: Path) -> None:
 def timed(tree: Path, mode: str, what: str, gt: Path, preds: Path) -> float:
     env = dict(os.environ, PYTHONPATH=str(tree))
     out = subprocess.run([sys.executable, "-c", TIMER, mode, what, str(gt), str(preds)], env=env, check=True,
-                         capture_output=True, text=True).stdout
+                         capture_output=True, text=True, cwd=tree).stdout  # cwd: "-c" puts it first on sys.path
     return json.loads(out)
 
 

@@ -340,3 +340,23 @@ def test_the_parallel_reader_takes_the_compiled_path_with_the_same_columns(tmp_p
 def test_arrays_of_the_compiled_path_are_writable_like_numpy_arrays(tmp_path):
     gt = load_ground_truth(gt_file(tmp_path))
     assert gt.keypoints.flags.writeable and gt.bbox.flags.writeable
+
+
+def test_the_streaming_evaluator_reads_files_by_the_compiled_path_with_the_same_result(tmp_path, monkeypatch):
+    from halpe_eval.streaming import StreamingEvaluator
+
+    gt, preds = make_dataset(6, "coco-wholebody", SynthOptions(num_images=10, float32_text=True))
+    (tmp_path / "gt.json").write_bytes(orjson.dumps(gt))
+    for i, part in enumerate((preds[::2], preds[1::2])):
+        (tmp_path / f"preds{i}.json").write_bytes(orjson.dumps(part))
+
+    def stats():
+        evaluator = StreamingEvaluator(tmp_path / "gt.json")
+        for i in range(2):
+            evaluator.update_results(tmp_path / f"preds{i}.json")
+        result = evaluator.compute()
+        return {p: r.stats for p, r in result.parts.items()}, result.ground_truth.keypoints.tobytes()
+
+    compiled = stats()
+    monkeypatch.setattr(simd, "AVAILABLE", False)
+    assert stats() == compiled
