@@ -6,6 +6,7 @@ past 64 bits, exponents, -0, subnormals, 17+ significant digits, halfway cases.
 """
 import copy
 import gzip
+from pathlib import Path
 
 import numpy as np
 import orjson
@@ -14,7 +15,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import halpe_eval.reading.simd as simd
 from halpe_eval import InputError, evaluate
-from halpe_eval.protocol import load_protocol
+from halpe_eval.protocol import builtin_names, load_protocol
 from halpe_eval.reading.chunks import PieceReader, columns_of_chunks
 from halpe_eval.reading.fast_ground_truth import fast_tables
 from halpe_eval.reading.ground_truth import load_ground_truth
@@ -62,10 +63,6 @@ number_text = st.one_of(
     st.from_regex(r"-?(0|[1-9][0-9]{0,22})(\.[0-9]{1,22})?([eE][+-]?[0-9]{1,3})?", fullmatch=True),
 ).map(lambda text: Num(text.replace("inf", "1e999")))
 plain_number = st.floats(0, 2000, allow_nan=False).map(lambda x: Num(repr(x)))
-
-
-def without_fast_path(monkeypatch):
-    monkeypatch.setattr(simd, "AVAILABLE", False)
 
 
 def columns_of(path, protocol, fast: bool, chunk_bytes=256):
@@ -248,6 +245,25 @@ def test_plain_ground_truth_takes_the_compiled_path_with_the_same_arrays(tmp_pat
     assert gt.protocol.name == protocol and len(gt.ann_ids)
 
 
+def test_nested_arrays_outside_the_fields_read_keep_the_compiled_path(tmp_path):
+    def polygons(gt):
+        for ann in gt["annotations"]:
+            ann["segmentation"] = [[1.5, 2, 3, 4, 5, 6], [[7]]]
+        gt["images"][0]["file_name"] = "a[1], [b].jpg"
+    path = gt_file(tmp_path, change=polygons)
+    assert fast_tables(path.read_bytes(), None) is not None
+    assert_same_ground_truth(path)
+
+
+def test_a_nested_array_under_an_escaped_key_is_refused(tmp_path):
+    path = tmp_path / "preds.json"
+    record = dump([prediction(1, [[Num("5")]] + [Num("1")] * 50, Num("0.5"))])
+    path.write_bytes(record.replace(b'"keypoints"', b'"keyp\\u006fints"'))
+    assert PieceReader(load_protocol("coco17"), None)._columns(path.read_bytes()) is None
+    message = columns_of(path, "coco17", True)
+    assert message == columns_of(path, "coco17", False) and "not a number" in message
+
+
 def _set(section, index, field, value):
     return lambda gt: gt[section][index].__setitem__(field, value)
 
@@ -306,7 +322,7 @@ def test_without_pysimdjson_every_read_takes_the_precise_path_with_the_same_numb
     compiled = evaluate(tmp_path / "gt.json", tmp_path / "preds.json")
     monkeypatch.setattr(simd, "simdjson", None)
     monkeypatch.setattr(simd, "AVAILABLE", False)
-    assert simd.parse(b"[1]") is None
+    assert simd.parse(b"[1]", frozenset()) is None
     assert fast_tables((tmp_path / "gt.json").read_bytes(), None) is None
     precise = evaluate(tmp_path / "gt.json", tmp_path / "preds.json")
     assert {p: r.stats for p, r in compiled.parts.items()} == {p: r.stats for p, r in precise.parts.items()}
@@ -360,3 +376,25 @@ def test_the_streaming_evaluator_reads_files_by_the_compiled_path_with_the_same_
     compiled = stats()
     monkeypatch.setattr(simd, "AVAILABLE", False)
     assert stats() == compiled
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def shared_json_files():
+    return sorted(p for folder in ("real-data", "peer-fixtures") for p in (SHARED / folder).rglob("*.json"))
+
+
+@pytest.mark.skipif(not (SHARED / "real-data").is_dir(), reason="../shared is only beside the project's checkouts")
+def test_real_files_read_the_same_on_both_paths_and_real_ground_truth_takes_the_compiled_one(tmp_path):
+    compiled = 0
+    for path in shared_json_files():
+        raw = path.read_bytes()
+        if raw.lstrip()[:1] == b"{":
+            gt = assert_same_ground_truth(path)
+            compiled += not isinstance(gt, str) and fast_tables(raw, None) is not None
+        elif raw.lstrip()[:1] == b"[":
+            for protocol in builtin_names():
+                fast, precise = (columns_of(path, protocol, compiled_path, 1 << 16) for compiled_path in (True, False))
+                assert_same_columns(fast, precise)
+    assert compiled >= 5  # COCO, COCO-WholeBody and Halpe files with segmentation polygons among them

@@ -32,6 +32,7 @@ class PieceReader:
         self.protocol = protocol
         self.bbox_area = bbox_area
         self.scalars = ("image_id", "category_id", "score", *protocol.part_score_keys.values())
+        self.arrays = simd.array_fields(protocol)
 
     def parse(self, text: Any) -> Any:
         """Columns of the piece's records, or (refused by the compiled path) the records parsed by orjson."""
@@ -39,7 +40,7 @@ class PieceReader:
         return orjson.loads(text) if columns is None else columns
 
     def _columns(self, text: Any) -> Columns | None:
-        document = simd.parse(text)
+        document = simd.parse(text, self.arrays)
         got = None if document is None else simd.gather(document, self.protocol, self.scalars)
         del document
         if got is None:

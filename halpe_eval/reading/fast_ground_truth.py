@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..errors import InputError
-from ..protocol import Protocol, detect_protocol, load_protocol
+from ..protocol import Protocol, builtin_names, detect_protocol, load_protocol
 from . import simd
 
 _ANNOTATION_FIELDS = ("id", "image_id", "category_id", "area", "iscrowd", "ignore", "num_keypoints")
@@ -47,7 +47,11 @@ class Tables(NamedTuple):
 
 def fast_tables(raw: bytes, protocol: Any) -> Tables | None:
     """The validated columns of a GT file's bytes, read with ``protocol`` (None: detected); None when refused."""
-    document = simd.parse(raw)
+    try:  # the fields read with as_buffer: those of the protocol given, or of any it may be detected as
+        readers = [load_protocol(name) for name in ([protocol] if protocol is not None else builtin_names())]
+    except InputError:
+        return None
+    document = simd.parse(raw, frozenset().union(*map(simd.array_fields, readers)))
     if not simd.is_object(document) or len(document) != len(set(document.keys())):
         return None
     if not all(simd.is_array(document.get(key)) for key in ("images", "annotations", "categories")):

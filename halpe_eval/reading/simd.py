@@ -15,8 +15,9 @@ bytes the precise way, which accepts them or words the error.  Refused:
 
 - text simdjson does not parse (it refuses numbers beyond 64-bit integers or
   beyond float64, which orjson reads as floats or refuses with its message);
-- an array inside an array, or a '[' inside a string: ``as_buffer`` would
-  flatten ``[[1], 2]`` (found on the bytes, :func:`_nested_arrays`);
+- an array inside a keypoint or box array: ``as_buffer`` would flatten
+  ``[[1], 2]`` (found on the bytes, :func:`_nested_in`; nested arrays elsewhere,
+  such as segmentation polygons, are fine);
 - an object with a repeated key (simdjson's lookup finds the first, orjson
   keeps the last);
 - a record that is not an object, a keypoint field that is not a flat
@@ -43,20 +44,25 @@ except ImportError:  # pragma: no cover - pysimdjson ships wheels for the CPytho
 AVAILABLE = simdjson is not None
 MISSING = object()  # a field the record does not have (a JSON null reads None)
 
-_OPEN, _COLON = ord("["), ord(":")
+_OPEN, _CLOSE, _COLON, _QUOTE = (ord(c) for c in '[]:"')
 _SPACE = np.zeros(256, dtype=bool)
 _SPACE[list(b" \t\r\n")] = True
 
 
-def parse(raw: Any) -> Any:
-    """The simdjson document of ``raw`` (bytes, bytearray or a memoryview of one), or None when refused
-    (or when :data:`AVAILABLE` is False)."""
-    if not AVAILABLE or _nested_arrays(raw):
+def parse(raw: Any, arrays: frozenset[str]) -> Any:
+    """The simdjson document of ``raw`` (bytes, bytearray or a memoryview of one) whose fields ``arrays`` will
+    be read with ``as_buffer``; None when refused (or when :data:`AVAILABLE` is False)."""
+    if not AVAILABLE or _nested_in(raw, frozenset(field.encode() for field in arrays)):
         return None
     try:
         return simdjson.Parser().parse(raw)
     except (ValueError, RuntimeError):  # simdjson's parse errors (numbers beyond 64 bits: RuntimeError)
         return None
+
+
+def array_fields(protocol: Protocol, box: str = "bbox") -> frozenset[str]:
+    """Every field :func:`gather` may read with ``as_buffer``: each format's keypoint fields, and the box."""
+    return frozenset(field for f in registered() for field, _ in f.fields(protocol)) | {box}
 
 
 def is_array(value: Any) -> bool:
@@ -67,20 +73,38 @@ def is_object(value: Any) -> bool:
     return simdjson is not None and type(value) is simdjson.Object
 
 
-def _nested_arrays(raw: Any) -> bool:
-    """Whether some '[' does not open the document or an object field's value (whitespace aside).
+def _nested_in(raw: Any, fields: frozenset[bytes]) -> bool:
+    """Whether an array under one of ``fields`` may hold an array (``as_buffer`` would flatten it).
 
-    An array nested in an array is preceded by '[' or ','; one preceded by ':' is a field's value.
-    A '[' inside a string also counts: refusing is always safe.
+    An array holds another when the next bracket after its '[' is a '[' (the arrays read with
+    ``as_buffer`` hold only numbers, so no bracket in a string can hide this; brackets in other
+    strings only add suspects). Each such array that is a field's value (':' before it) is looked
+    at: refused if its key is one of ``fields`` or is written with an escape. An array nested
+    deeper is inside such a field's array, which holds an array too.
     """
     text = np.frombuffer(raw, dtype=np.uint8)
-    before = np.flatnonzero(text == _OPEN) - 1
+    brackets = np.flatnonzero((text == _OPEN) | (text == _CLOSE))
+    opens = text[brackets] == _OPEN
+    holders = brackets[:-1][opens[:-1] & opens[1:]]
+    colons = _back_over_spaces(text, holders - 1)
+    colons = colons[(colons > 0) & (text[np.maximum(colons, 0)] == _COLON)]
+    quotes = _back_over_spaces(text, colons - 1)
+    for end in quotes[(quotes >= 0) & (text[np.maximum(quotes, 0)] == _QUOTE)].tolist():
+        head = bytes(text[max(end - 128, 0) : end])
+        start = head.rfind(b'"')
+        if start < 0 or b"\\" in head[start:] or head[start + 1 :] in fields:
+            return True
+    return False
+
+
+def _back_over_spaces(text: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Each position moved back past whitespace (-1: the text's start was reached)."""
+    positions = positions.copy()
     while True:
-        spaces = (before >= 0) & _SPACE[text[np.maximum(before, 0)]]
+        spaces = (positions >= 0) & _SPACE[text[np.maximum(positions, 0)]]
         if not spaces.any():
-            break
-        before[spaces] -= 1
-    return not ((before < 0) | (text[np.maximum(before, 0)] == _COLON)).all()
+            return positions
+        positions[spaces] -= 1
 
 
 @dataclass
