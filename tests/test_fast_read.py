@@ -398,3 +398,8 @@ def test_real_files_read_the_same_on_both_paths_and_real_ground_truth_takes_the_
                 fast, precise = (columns_of(path, protocol, compiled_path, 1 << 16) for compiled_path in (True, False))
                 assert_same_columns(fast, precise)
     assert compiled >= 5  # COCO, COCO-WholeBody and Halpe files with segmentation polygons among them
+
+
+def test_an_empty_results_list_reads_the_same_on_both_paths(tmp_path):
+    cols = check_predictions(tmp_path, [])
+    assert len(cols.score) == 0 and cols.keypoints.shape == (0, 17, 2)

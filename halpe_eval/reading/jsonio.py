@@ -8,9 +8,10 @@ accepted if the block parses as a sequence of complete values (a cut inside a
 string or a nested value cannot); otherwise reading goes on and the rest is
 parsed in one piece, with error positions given in the whole file.
 
-The parser is orjson, chosen on measurement (README "Speed"): in 2 MB chunks it
-parses the val-scale file several times faster than ``json.load``, and faster
-than orjson or msgspec on the whole document.
+Each piece goes to the caller's ``parse`` function: for predictions, the
+compiled path (:mod:`.chunks`, pysimdjson), which hands what it refuses to
+orjson.  orjson is this module's parser for whole documents, JSON Lines and the
+precise path (chosen on measurement: benchmarks/results/read.md).
 """
 from __future__ import annotations
 
