@@ -22,7 +22,7 @@ from .errors import InputError
 from .match import Candidates, greedy_match, ignored_predictions, in_ranking_order, matched_oks, select_candidates
 from .oks import keypoint_boxes, labelled_boxes, oks_upper_bound, pair_oks
 from .protocol import ImageSplit, Protocol, builtin_names, load_protocol
-from .reading.ground_truth import GroundTruth, ground_truth_protocol, load_ground_truth, peek_protocol
+from .reading.ground_truth import GroundTruth, load_ground_truth, peek_protocol
 from .reading.jsonio import display_name, file_size, read_json
 from .reading.parallel import PredictionReader
 from .reading.predictions import Predictions
@@ -192,11 +192,10 @@ def _ground_truth(gt: GroundTruthLike, protocol: Protocol | str | None,
         early = load_protocol(protocol) if protocol is not None else peek_protocol(gt)
         if early is not None:
             reader.start(early)
-    gt_data, gt_name = read_json(gt) if isinstance(gt, (str, Path)) else (gt, "<ground truth>")
-    gt_proto = ground_truth_protocol(gt_data, protocol, gt_name)
+    ground_truth = load_ground_truth(gt, protocol)  # a file: the compiled read path when it can
     if reader is not None:
-        reader.start(gt_proto)  # a no-op when the early guess was right
-    return load_ground_truth(gt_data, gt_proto, name=gt_name)
+        reader.start(ground_truth.protocol)  # a no-op when the early guess was right
+    return ground_truth
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ import numpy as np
 
 from ..errors import InputError
 from ..protocol import BOX_AREA_SHARE, Protocol, detect_protocol, load_protocol
+from .fast_ground_truth import Tables, fast_tables
 from .formats import flat_keypoints
-from .jsonio import first_element_of, read_json
+from .jsonio import first_element_of, parse_json, read_bytes
 from .messages import is_int, is_number, kind, show, show_json
 from .records import index_in, keypoints_problem, to_array
 
@@ -94,10 +95,16 @@ def ground_truth_protocol(data: Any, protocol: Any, name: str) -> Protocol:
 def load_ground_truth(source: Any, protocol: Any = None, name: str | None = None) -> GroundTruth:
     """A :class:`GroundTruth` from a path or an already parsed COCO dict (``name`` labels messages).
 
-    ``protocol`` (name, file or Protocol) is detected from the first annotation when None.
+    ``protocol`` (name, file or Protocol) is detected from the first annotation when None.  A file is read
+    by the compiled path when it can (:mod:`.fast_ground_truth`), else by the precise path below.
     """
     if isinstance(source, (str, Path)):
-        data, name = read_json(source)
+        raw, name = read_bytes(source)
+        tables = fast_tables(raw, protocol)
+        if tables is not None:
+            return _from_tables(tables, name)
+        data = parse_json(raw, name)
+        del raw
     else:
         data, name = source, name or "<ground truth>"
     protocol = ground_truth_protocol(data, protocol, name)
@@ -123,9 +130,25 @@ def load_ground_truth(source: Any, protocol: Any = None, name: str | None = None
     orphans = len(data["annotations"]) - len(rows)
     if orphans:
         warnings.append(f"{name}: {orphans} annotation(s) refer to images not in 'images'; they are not scored")
-    if not rows:
-        warnings.append(f"{name}: no annotation to score; every AP and AR is undefined")
-    return _arrays(rows, name, protocol, image_ids, image_records, category_ids, warnings)
+    return _arrays(name, protocol, image_ids, image_records, category_ids, warnings,
+                   ann_ids=np.array([r.id for r in rows], dtype=np.int64),
+                   ann_image_ids=np.array([r.image_id for r in rows], dtype=np.int64),
+                   ann_category_ids=np.array([r.category_id for r in rows], dtype=np.int64),
+                   area=np.array([r.area for r in rows], dtype=np.float64),
+                   bbox=np.array([r.bbox for r in rows], dtype=np.float64).reshape(-1, 4),
+                   keypoints=to_array([r.keypoints for r in rows], (len(rows), protocol.num_keypoints, 3), name,
+                                      "annotation"),
+                   iscrowd=np.array([r.iscrowd for r in rows], dtype=bool),
+                   ignore=np.array([r.ignore for r in rows], dtype=bool),
+                   num_keypoints=np.array([r.num_keypoints for r in rows], dtype=np.int64))
+
+
+def _from_tables(tables: Tables, name: str) -> GroundTruth:
+    """The compiled path's columns as a GroundTruth (its checks passed: no warning of the precise path's but
+    those :func:`_arrays` gives)."""
+    image_ids, image_records = _sorted_images(tables.image_ids, tables.image_records)
+    return _arrays(name, tables.protocol, image_ids, image_records, np.unique(tables.category_ids), [],
+                   **tables.annotations._asdict())
 
 
 def _image_table(data: dict, name: str, warnings: list[str]) -> tuple[np.ndarray, tuple[dict, ...]]:
@@ -147,8 +170,13 @@ def _image_table(data: dict, name: str, warnings: list[str]) -> tuple[np.ndarray
         warnings.append(f"{name}: {len(image_ids) - len(keep)} 'images' record(s) repeat an earlier record "
                         "exactly; each image is counted once")
     ids = np.asarray([image_ids[i] for i in keep], dtype=np.int64)
+    return _sorted_images(ids, [data["images"][i] for i in keep])
+
+
+def _sorted_images(ids: np.ndarray, records: list[dict]) -> tuple[np.ndarray, tuple[dict, ...]]:
+    """Image ids sorted as ``sorted(getImgIds())`` and their records in the same order."""
     order = np.argsort(ids, kind="stable")
-    return ids[order], tuple(data["images"][keep[i]] for i in order)
+    return ids[order], tuple(records[i] for i in order)
 
 
 def _check_same_record(records: list, first: int, again: int, section: str, name: str) -> None:
@@ -233,20 +261,22 @@ def _num_keypoints(ann: dict, where: str, protocol: Protocol) -> int:
     return -1
 
 
-def _arrays(rows: list[_Annotation], name: str, protocol: Protocol, image_ids: np.ndarray,
-            image_records: tuple[dict, ...], category_ids: np.ndarray, warnings: list[str]) -> GroundTruth:
-    """The validated records as a GroundTruth; checks that need all records (ids, categories, NaN)."""
-    ann_ids = np.array([r.id for r in rows], dtype=np.int64)
-    keypoints = to_array([r.keypoints for r in rows], (len(rows), protocol.num_keypoints, 3), name, "annotation")
+def _arrays(name: str, protocol: Protocol, image_ids: np.ndarray, image_records: tuple[dict, ...],
+            category_ids: np.ndarray, warnings: list[str], *, ann_ids: np.ndarray, ann_image_ids: np.ndarray,
+            ann_category_ids: np.ndarray, area: np.ndarray, bbox: np.ndarray, keypoints: np.ndarray,
+            iscrowd: np.ndarray, ignore: np.ndarray, num_keypoints: np.ndarray) -> GroundTruth:
+    """The validated annotation columns (G records) as a GroundTruth; checks that need all records (NaN,
+    categories) and the warnings they call for."""
+    if not len(ann_ids):
+        warnings.append(f"{name}: no annotation to score; every AP and AR is undefined")
     bad = np.flatnonzero(~np.isfinite(keypoints).all(axis=(1, 2)))
     if len(bad):
         raise InputError(f"{name}: annotation id {ann_ids[bad[0]]}: 'keypoints' holds NaN, infinity or null")
-    cats = np.array([r.category_id for r in rows], dtype=np.int64)
-    category_index, known = index_in(category_ids, cats)
+    category_index, known = index_in(category_ids, ann_category_ids)
     if not known.all():
         j = int(np.flatnonzero(~known)[0])
-        raise InputError(f"{name}: annotation id {ann_ids[j]}: category_id {cats[j]} is not in 'categories'")
-    num_keypoints = np.array([r.num_keypoints for r in rows], dtype=np.int64)
+        raise InputError(f"{name}: annotation id {ann_ids[j]}: category_id {ann_category_ids[j]} is not in "
+                         "'categories'")
     labelled = (keypoints[:, list(protocol.num_keypoints_counts), 2] > 0).sum(axis=1)
     disagree = int(((num_keypoints >= 0) & (num_keypoints != labelled)).sum())
     if disagree:
@@ -261,13 +291,13 @@ def _arrays(rows: list[_Annotation], name: str, protocol: Protocol, image_ids: n
         file_names=tuple(str(record.get("file_name", "")) for record in image_records),
         category_ids=category_ids,
         ann_ids=ann_ids,
-        image_index=np.searchsorted(image_ids, np.array([r.image_id for r in rows], dtype=np.int64)),
+        image_index=np.searchsorted(image_ids, ann_image_ids),
         category_index=category_index.astype(np.int64),
         keypoints=keypoints,
-        area=np.array([r.area for r in rows], dtype=np.float64),
-        bbox=np.array([r.bbox for r in rows], dtype=np.float64).reshape(-1, 4),
-        iscrowd=np.array([r.iscrowd for r in rows], dtype=bool),
-        ignore=np.array([r.ignore for r in rows], dtype=bool),
+        area=area,
+        bbox=bbox,
+        iscrowd=iscrowd,
+        ignore=ignore,
         num_keypoints=num_keypoints,
         warnings=tuple(warnings),
         image_records=image_records,

@@ -8,9 +8,10 @@ accepted if the block parses as a sequence of complete values (a cut inside a
 string or a nested value cannot); otherwise reading goes on and the rest is
 parsed in one piece, with error positions given in the whole file.
 
-The parser is orjson, chosen on measurement (README "Speed"): in 2 MB chunks it
-parses the val-scale file several times faster than ``json.load``, and faster
-than orjson or msgspec on the whole document.
+Each piece goes to the caller's ``parse`` function: for predictions, the
+compiled path (:mod:`.chunks`, pysimdjson), which hands what it refuses to
+orjson.  orjson is this module's parser for whole documents, JSON Lines and the
+precise path (chosen on measurement: benchmarks/results/read.md).
 """
 from __future__ import annotations
 
@@ -83,7 +84,8 @@ def _read_all(stream, name: str) -> bytes:
         raise InputError(f"{name}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
 
 
-def _parse(raw: bytes, name: str) -> Any:
+def parse_json(raw: bytes, name: str) -> Any:
+    """The JSON value of a file's bytes; an InputError naming the file when they are not JSON."""
     if not raw.strip():
         raise InputError(f"{name}: file is empty, expected JSON")
     try:
@@ -114,7 +116,7 @@ def _parse_document_or_lines(raw: bytes, name: str) -> Any:
         return [value] if one_record else value
     except orjson.JSONDecodeError as exc:
         if not (raw.lstrip().startswith(b"{") and exc.lineno > 1 and exc.colno == 1):
-            return _parse(raw, name)  # words the error
+            return parse_json(raw, name)  # words the error
     records = []
     for number, line in enumerate(raw.splitlines(), start=1):
         if line.strip():
@@ -128,24 +130,31 @@ def _parse_document_or_lines(raw: bytes, name: str) -> Any:
 
 def read_json(path) -> tuple[Any, str]:
     """Parse a whole JSON file ('-' is stdin, gzip is decompressed); return (data, display name)."""
+    raw, name = read_bytes(path)
+    return parse_json(raw, name), name
+
+
+def read_bytes(path) -> tuple[bytes, str]:
+    """The bytes of a file ('-' is stdin, gzip is decompressed) and its display name."""
     name = display_name(path)
     with _open(path) as stream:
-        return _parse(_read_all(stream, name), name), name
+        return _read_all(stream, name), name
 
 
-def iter_array_chunks(path, chunk_bytes: int = CHUNK_BYTES,
-                      progress: Callable[[float], None] | None = None) -> Iterator[Any]:
+def iter_array_chunks(path, chunk_bytes: int = CHUNK_BYTES, progress: Callable[[float], None] | None = None,
+                      parse: Callable[[Any], Any] = orjson.loads) -> Iterator[Any]:
     """Yield a top-level JSON array as lists of consecutive elements.
 
     Anything that is not a top-level array is yielded whole (once), so the
     caller sees the same value ``read_json`` would give and reports it; JSON
     Lines (one object per line) are yielded as the list of their objects.
     ``progress(fraction)`` is told the share of the file's bytes read after each
-    chunk (a plain or gzip file; nothing for stdin).
+    chunk (a plain or gzip file; nothing for stdin).  ``parse`` turns the text of each piece of the array
+    (a JSON array itself) into what is yielded; it raises as orjson does on text that is not JSON.
     """
     size = file_size(path)
     with _open(path) as stream:
-        for chunk in _stream_chunks(stream, display_name(path), chunk_bytes):
+        for chunk in _stream_chunks(stream, display_name(path), chunk_bytes, parse):
             yield chunk
             if progress is not None and size:
                 progress(min(1.0, _bytes_read(stream) / size))
@@ -167,7 +176,8 @@ def _bytes_read(stream: BinaryIO) -> int:
         return 0
 
 
-def iter_range_chunks(path, start: int, stop: int, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Any]:
+def iter_range_chunks(path, start: int, stop: int, chunk_bytes: int = CHUNK_BYTES,
+                      parse: Callable[[Any], Any] = orjson.loads) -> Iterator[Any]:
     """Like :func:`iter_array_chunks` for the records in bytes [start, stop) of a plain file.
 
     ``start`` is 0 or just after a comma between records, ``stop`` the file size or
@@ -176,7 +186,7 @@ def iter_range_chunks(path, start: int, stop: int, chunk_bytes: int = CHUNK_BYTE
     with open(path, "rb") as f:
         f.seek(start)
         stream = _ByteRange(f, stop - start, b"" if start == 0 else b"[", b"]" if stop < os.path.getsize(path) else b"")
-        yield from _stream_chunks(stream, display_name(path), chunk_bytes)
+        yield from _stream_chunks(stream, display_name(path), chunk_bytes, parse)
 
 
 def split_point(path, near: int, window: int = 1 << 20) -> int | None:
@@ -238,7 +248,7 @@ class _ByteRange:
         return out
 
 
-def _stream_chunks(stream, name: str, chunk_bytes: int) -> Iterator[Any]:
+def _stream_chunks(stream, name: str, chunk_bytes: int, parse: Callable[[Any], Any]) -> Iterator[Any]:
     head = _read_block(stream, name, chunk_bytes)
     body = head.lstrip(_WHITESPACE)
     if not body.startswith(b"["):
@@ -252,7 +262,7 @@ def _stream_chunks(stream, name: str, chunk_bytes: int) -> Iterator[Any]:
     while True:
         block = _read_block(stream, name, chunk_bytes)
         if not block:  # end of input: what is left must close the array
-            yield _parse_tail(buf, name, position)
+            yield _parse_tail(buf, name, position, parse)
             return
         buf += block
         cut = _last_record_end(buf)
@@ -260,7 +270,7 @@ def _stream_chunks(stream, name: str, chunk_bytes: int) -> Iterator[Any]:
             continue
         try:
             buf[cut] = 0x5D  # ']'
-            piece = orjson.loads(memoryview(buf)[: cut + 1])
+            piece = parse(memoryview(buf)[: cut + 1])
         except _NOT_PARSED:
             continue  # not a clean cut (nested values): read on and cut later, or parse the rest whole
         finally:
@@ -279,7 +289,7 @@ class _Position:
 
     def advance(self, data, length: int) -> None:
         """Move past ``data[:length]``."""
-        newlines = data.count(b"\n", 0, length)
+        newlines = data.count(b"\n", 0, length) if data.find(b"\n", 0, length) >= 0 else 0  # find: memchr, fast
         if newlines:
             self.line += newlines
             self.column = length - data.rfind(b"\n", 0, length)
@@ -287,10 +297,10 @@ class _Position:
             self.column += length
 
 
-def _parse_tail(raw, name: str, position: _Position) -> list:
+def _parse_tail(raw, name: str, position: _Position, parse: Callable[[Any], Any]) -> Any:
     """Parse the rest of the file (starting at a '['); errors are reported at their place in the file."""
     try:
-        return orjson.loads(raw)
+        return parse(raw)
     except orjson.JSONDecodeError as exc:
         line, column = position.line + exc.lineno - 1, exc.colno
         if exc.lineno == 1:  # on the line of the last cut

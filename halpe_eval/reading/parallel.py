@@ -8,15 +8,16 @@ to the serial reader, which also words the error exactly.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..protocol import Protocol
+from .chunks import Parse, columns_of_chunks
 from .ground_truth import GroundTruth
 from .jsonio import display_name, iter_array_chunks, iter_range_chunks, split_point
 from .predictions import Predictions, finish_predictions
-from .records import Columns, area_from_bbox, columns_of_chunks
+from .records import Columns, area_from_bbox
 
 if TYPE_CHECKING:  # imported when workers are started: a plain small run never needs them
     from concurrent.futures import Future, ProcessPoolExecutor
@@ -75,11 +76,13 @@ class PredictionReader:
                 cols = None
             self.close()
         if cols is None:
-            if isinstance(self.source, (str, Path)):
-                chunks = iter_array_chunks(self.source, progress=progress)
-            else:
-                chunks = iter([self.source])
-            cols = Columns.concatenate(columns_of_chunks(chunks, self.protocol or gt.protocol, self.name))
+            source = self.source
+
+            def read(parse: Parse) -> Iterator[Any]:
+                return iter_array_chunks(source, progress=progress, parse=parse) if isinstance(
+                    source, (str, Path)) else iter([source])
+
+            cols = Columns.concatenate(columns_of_chunks(read, self.protocol or gt.protocol, self.name))
         return finish_predictions(cols, gt, self.name, allow_unknown_images)
 
     def _gathered(self, progress: Callable[[float], None] | None) -> list[Columns]:
@@ -132,7 +135,8 @@ def _submit_ranges(pool: ProcessPoolExecutor, path: str, protocol: Protocol) -> 
 
 
 def _read_range(path: str, start: int, stop: int, protocol: Protocol, bbox_area: bool) -> list[Columns]:
-    return columns_of_chunks(iter_range_chunks(path, start, stop), protocol, path, bbox_area)
+    return columns_of_chunks(lambda parse: iter_range_chunks(path, start, stop, parse=parse), protocol, path,
+                             bbox_area)
 
 
 def _first_record(path: str) -> dict | None:

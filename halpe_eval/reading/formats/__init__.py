@@ -2,7 +2,8 @@
 
 An adapter module defines ``FORMAT = RecordFormat(...)``.  Each record (a
 prediction, or a GT annotation) is offered to the formats in ``priority``
-order; the first that claims it reads its keypoints.  A prediction file's
+order; the first that claims it reads its keypoints (``fields`` names the flat
+fields they are joined from, for the compiled read path).  A prediction file's
 format, named in the header, is the highest-priority format any of its
 records used.  Adding a format is adding one module here.
 """
@@ -26,6 +27,7 @@ class MissingField:
 
 
 KeypointField = Union[Any, MissingField]  # the flat x, y, v list as found (checked by the caller)
+FieldLayout = tuple[tuple[str, int], ...]  # (field, keypoint count): their x, y, v lists joined are the keypoints
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class RecordFormat:
     priority: int  # lower is offered a record first
     claims: Callable[[Mapping[str, Any], Protocol], bool]
     keypoints: Callable[[Mapping[str, Any], Protocol], KeypointField]
+    fields: Callable[[Protocol], FieldLayout]  # where ``keypoints`` reads them (the compiled read path reads there)
 
 
 @cache

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...protocol import Protocol
-from . import KeypointField, RecordFormat
+from . import FieldLayout, KeypointField, RecordFormat
 
 
 def _claims(record: Mapping[str, Any], protocol: Protocol) -> bool:
@@ -21,5 +21,9 @@ def _keypoints(record: Mapping[str, Any], protocol: Protocol) -> KeypointField:
     return record.get("keypoints")
 
 
+def _fields(protocol: Protocol) -> FieldLayout:
+    return (("keypoints", protocol.num_keypoints),)
+
+
 FORMAT = RecordFormat(key="alphapose", label="AlphaPose results (image_id by file name)", priority=50,
-                      claims=_claims, keypoints=_keypoints)
+                      claims=_claims, keypoints=_keypoints, fields=_fields)

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...protocol import Protocol
-from . import KeypointField, RecordFormat
+from . import FieldLayout, KeypointField, RecordFormat
 
 
 def _claims(record: Mapping[str, Any], protocol: Protocol) -> bool:
@@ -19,4 +19,9 @@ def _keypoints(record: Mapping[str, Any], protocol: Protocol) -> KeypointField:
     return record.get("keypoints")
 
 
-FORMAT = RecordFormat(key="coco", label="COCO results", priority=100, claims=_claims, keypoints=_keypoints)
+def _fields(protocol: Protocol) -> FieldLayout:
+    return (("keypoints", protocol.num_keypoints),)
+
+
+FORMAT = RecordFormat(key="coco", label="COCO results", priority=100, claims=_claims, keypoints=_keypoints,
+                      fields=_fields)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...protocol import Protocol
-from . import KeypointField, MissingField, RecordFormat
+from . import FieldLayout, KeypointField, MissingField, RecordFormat
 
 
 def _claims(record: Mapping[str, Any], protocol: Protocol) -> bool:
@@ -28,5 +28,9 @@ def _keypoints(record: Mapping[str, Any], protocol: Protocol) -> KeypointField:
     return flat
 
 
+def _fields(protocol: Protocol) -> FieldLayout:
+    return protocol.nested_fields
+
+
 FORMAT = RecordFormat(key="nested", label="COCO-WholeBody results (nested fields)", priority=10,
-                      claims=_claims, keypoints=_keypoints)
+                      claims=_claims, keypoints=_keypoints, fields=_fields)

@@ -1,0 +1,144 @@
+"""The compiled read path for a ground-truth file: simdjson columns, validated as whole arrays.
+
+:func:`fast_tables` reads the images, categories and annotations of a COCO
+annotation file's bytes (:mod:`.simd`) and checks, column by column, what
+:mod:`.ground_truth`'s precise path checks record by record.  It accepts only
+the plain case: every record valid, no repeated ids, no annotation on an image
+outside 'images'.  Anything else (an error to word, a warning to give, a value
+the precise path reads its own way, such as a missing 'area') returns None and
+the precise path reads the file.
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..errors import InputError
+from ..protocol import BOX_AREA_SHARE, Protocol, builtin_names, detect_protocol, load_protocol
+from . import simd
+
+_ANNOTATION_FIELDS = ("id", "image_id", "category_id", "area", "iscrowd", "ignore", "num_keypoints")
+
+
+class Annotations(NamedTuple):
+    """G validated annotations in file order (the arguments of ground_truth._arrays)."""
+
+    ann_ids: np.ndarray  # (G,) int64, distinct
+    ann_image_ids: np.ndarray  # (G,) int64, each in image_ids
+    ann_category_ids: np.ndarray  # (G,) int64
+    area: np.ndarray  # (G,) float64 >= 0
+    bbox: np.ndarray  # (G, 4) float64, w and h >= 0
+    keypoints: np.ndarray  # (G, K, 3) float64
+    iscrowd: np.ndarray  # (G,) bool
+    ignore: np.ndarray  # (G,) bool
+    num_keypoints: np.ndarray  # (G,) int64, -1 where absent
+
+
+class Tables(NamedTuple):
+    """A GT file's validated columns; images and categories in file order."""
+
+    protocol: Protocol
+    image_ids: np.ndarray  # (I,) int64, file order, distinct
+    image_records: list[dict]  # (I,) the images[] records, file order
+    category_ids: np.ndarray  # (C,) int64, file order
+    annotations: Annotations
+
+
+def fast_tables(raw: bytes, protocol: Any) -> Tables | None:
+    """The validated columns of a GT file's bytes, read with ``protocol`` (None: detected); None when refused."""
+    try:  # the fields read with as_buffer: those of the protocol given, or of any it may be detected as
+        readers = [load_protocol(name) for name in ([protocol] if protocol is not None else builtin_names())]
+    except InputError:
+        return None
+    document = simd.parse(raw, frozenset().union(*map(simd.array_fields, readers)))
+    if not simd.is_object(document) or len(document) != len(set(document.keys())):
+        return None
+    if not all(simd.is_array(document.get(key)) for key in ("images", "annotations", "categories")):
+        return None
+    proto = _protocol(document["annotations"], protocol)
+    if proto is None:
+        return None
+    images = simd.gather(document["images"], None, ("id", "file_name"))
+    categories = simd.gather(document["categories"], None, ("id",))
+    annotations = simd.gather(document["annotations"], proto, _ANNOTATION_FIELDS)
+    if images is None or categories is None or annotations is None:
+        return None
+    # gather refused repeated keys, so each image reads as the precise path's dict (kept for image slices)
+    image_records = [record.as_dict() for record in document["images"]]
+    del document
+    image_ids, category_ids = _ids(images.values["id"]), _ids(categories.values["id"])
+    file_names = images.values["file_name"]
+    if image_ids is None or category_ids is None or not set(map(type, file_names)) <= {str, type(simd.MISSING)}:
+        return None
+    columns = _annotation_columns(annotations, image_ids, proto)
+    if columns is None or len(np.unique(image_ids)) < len(image_ids):
+        return None
+    return Tables(proto, image_ids, image_records, category_ids, columns)
+
+
+def _protocol(annotations: Any, protocol: Any) -> Protocol | None:
+    """The protocol given, or the one of the first annotation (as ground_truth_protocol); None when in doubt."""
+    try:
+        if protocol is not None:
+            return load_protocol(protocol)
+        if not len(annotations) or not simd.is_object(annotations[0]):
+            return None
+        return detect_protocol(annotations[0].as_dict())
+    except InputError:
+        return None
+
+
+def _annotation_columns(got: simd.Gathered, image_ids: np.ndarray, protocol: Protocol) -> Annotations | None:
+    """The annotations' columns; None when a record is not plainly valid."""
+    values = got.values
+    ann_ids, ann_image_ids, categories = (_ids(values[key]) for key in ("id", "image_id", "category_id"))
+    if ann_ids is None or ann_image_ids is None or categories is None or len(np.unique(ann_ids)) < len(ann_ids):
+        return None
+    if not np.isin(ann_image_ids, image_ids).all():  # annotations on unknown images: the precise path warns
+        return None
+    if got.boxes is None or (got.boxes[:, 2:] < 0).any():
+        return None
+    # The GT area as ground_truth._area takes it; no usable 'area' field: the precise path rules.
+    area = _numbers(values["area"]) if protocol.use_area else got.boxes[:, 2] * got.boxes[:, 3] * BOX_AREA_SHARE
+    if area is None or (area < 0).any():
+        return None
+    flags = [_flag(values[key]) for key in ("iscrowd", "ignore")]
+    num_keypoints = _count(values["num_keypoints"])
+    if flags[0] is None or flags[1] is None or num_keypoints is None:
+        return None
+    return Annotations(ann_ids, ann_image_ids, categories, area, got.boxes, got.keypoints, flags[0], flags[1],
+                       num_keypoints)
+
+
+def _ids(values: list) -> np.ndarray | None:
+    """JSON integers (not booleans) that fit int64, as an array; None otherwise."""
+    if not set(map(type, values)) <= {int}:
+        return None
+    try:
+        return np.array(values, dtype=np.int64)
+    except OverflowError:
+        return None
+
+
+def _numbers(values: list) -> np.ndarray | None:
+    """JSON numbers (not booleans) as float64 (a simdjson number is always finite); None otherwise."""
+    if not set(map(type, values)) <= {int, float}:
+        return None
+    return np.array(values, dtype=np.float64)
+
+
+def _flag(values: list) -> np.ndarray | None:
+    """A 0/1 field (absent: 0) as bool; 0, 1, 0.0, 1.0, false and true are read as the precise path reads them."""
+    read = [0 if v is simd.MISSING else v for v in values]
+    if not set(map(type, read)) <= {int, float, bool} or not set(read) <= {0, 1}:
+        return None
+    return np.array(read, dtype=np.float64) == 1
+
+
+def _count(values: list) -> np.ndarray | None:
+    """The ``num_keypoints`` field, -1 where absent; None when a present one is not a count >= 0."""
+    counts = _ids([-1 if v is simd.MISSING else v for v in values])
+    if counts is None or (counts < 0).sum() != sum(v is simd.MISSING for v in values):
+        return None
+    return counts
