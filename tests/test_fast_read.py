@@ -236,8 +236,9 @@ def assert_same_ground_truth(path):
     return a
 
 
-@pytest.mark.parametrize("protocol", ["coco17", "halpe136", "coco-wholebody", "halpe26"])
+@pytest.mark.parametrize("protocol", ["coco17", "halpe136", "coco-wholebody", "halpe26", "crowdpose"])
 def test_plain_ground_truth_takes_the_compiled_path_with_the_same_arrays(tmp_path, protocol):
+    """crowdpose: no 'area' field, the area taken from the box (use_area off) on both paths."""
     path = gt_file(tmp_path, protocol)
     assert fast_tables(path.read_bytes(), None) is not None
     assert fast_tables(gt_file_bytes(), None) is not None
@@ -403,3 +404,15 @@ def test_real_files_read_the_same_on_both_paths_and_real_ground_truth_takes_the_
 def test_an_empty_results_list_reads_the_same_on_both_paths(tmp_path):
     cols = check_predictions(tmp_path, [])
     assert len(cols.score) == 0 and cols.keypoints.shape == (0, 17, 2)
+
+
+def test_image_records_read_the_same_on_both_paths_for_image_slices(tmp_path):
+    """--slice-by and image splits read images[] fields: the compiled path keeps the same records."""
+    gt, _ = make_dataset(3, "crowdpose", SynthOptions(num_images=6, image_fields=True))
+    gt["images"] = gt["images"][::-1]  # kept in id order, whatever the file order
+    path = tmp_path / "gt.json"
+    path.write_bytes(dump(gt))
+    assert fast_tables(path.read_bytes(), None) is not None
+    read = assert_same_ground_truth(path)
+    assert [r["id"] for r in read.image_records] == sorted(r["id"] for r in gt["images"])
+    assert all("crowdIndex" in r and "scene" in r for r in read.image_records)
