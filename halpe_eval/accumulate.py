@@ -55,7 +55,7 @@ def accumulate(
         score, category = score[order], category[order]
         true_pos, dt_ignored = true_pos[:, :, order], dt_ignored[:, :, order]
     counted = ~dt_ignored
-    n_counted = np.cumsum(counted, axis=2, dtype=np.int64)  # counted predictions up to each position
+    n_counted = np.cumsum(counted, axis=2, dtype=np.int32)  # counted predictions up to each position (N < 2**31)
     bounds = np.searchsorted(category, np.arange(n_categories + 1))  # category k holds [bounds[k], bounds[k+1])
     n_positive = np.stack([np.bincount(gt_category[~ignored], minlength=n_categories) for ignored in gt_ignored])
 

@@ -24,7 +24,11 @@ TITLE = "### halpe-eval"
 def command(env: Mapping[str, str]) -> list[str]:
     """The halpe-eval arguments the inputs ask for (the baseline first: comparing, it is never gated)."""
     def words(name: str) -> list[str]:
-        return shlex.split(env.get(PREFIX + name, ""))
+        try:
+            return shlex.split(env.get(PREFIX + name, ""))
+        except ValueError as exc:  # shlex: "No closing quotation", "No escaped character"
+            raise ValueError(f"input '{name.lower().replace('_', '-')}': {exc}; quote each path or spec as a "
+                             "shell would") from None
 
     gt = env.get(PREFIX + "GT", "").strip()
     predictions = [path for item in words("BASELINE") + words("PREDICTIONS") for path in _expanded(item)]

@@ -93,8 +93,16 @@ def bootstrap(results: Sequence[EvalResult], resamples: int = DEFAULT_RESAMPLES,
     every run on the same ``resamples`` resamples of the images (evaluated with keep_matches=True)."""
     if not 0 < level < 1:
         raise ValueError(f"the level must lie in (0, 1), not {level}")
-    if len({r.num_images for r in results}) > 1:
-        raise ValueError("runs compared by the bootstrap must be scored against the same GT")
+    first = results[0]
+    for result in results[1:]:  # paired resamples need the same images and the same rows
+        same_images = (result.num_images == first.num_images and (
+            result.ground_truth is None or first.ground_truth is None
+            or np.array_equal(result.ground_truth.image_ids, first.ground_truth.image_ids)))
+        if not same_images:
+            raise ValueError("runs compared by the bootstrap must be scored against the same GT")
+        if list(result.parts) != list(first.parts):
+            raise ValueError(f"runs compared by the bootstrap must score the same rows: {list(first.parts)} vs "
+                             f"{list(result.parts)}")
     weights = resample_weights(results[0].num_images, resamples, seed)
     samples = [resampled_stats(result, weights) for result in results]
     intervals = tuple(_intervals(result, values, level) for result, values in zip(results, samples))

@@ -9,7 +9,9 @@ thresholds and images at once:
   threshold, preferring non-ignored GT; among equal OKS the GT listed last in
   the file wins (the oracle's ``<`` comparison); a crowd GT stays free after a
   match, any other GT is taken;
-- a prediction matched to an ignored GT is ignored.
+- a prediction matched to an ignored GT is ignored;
+- a threshold above ``1 - 1e-10`` matches at ``1 - 1e-10`` (cocoeval's ``min([t, 1 - 1e-10])``), so
+  a threshold of 1.0 still matches a near-perfect prediction.
 
 Matches are kept as GT indices, so an annotation with id 0 is matched like any
 other (pycocotools and halpecocotools store ids and read 0 as "unmatched").
@@ -19,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+MATCH_CEILING = 1 - 1e-10  # cocoeval matches at OKS >= min(threshold, 1 - 1e-10)
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,7 @@ def greedy_match(
     """
     n_area, n_gt = gt_ignored.shape
     n_thr = len(thresholds)
+    thresholds = np.minimum(thresholds, MATCH_CEILING)
     matched = np.full((n_area, n_thr, len(cand.dt)), -1, dtype=np.int32 if n_gt < 2**31 else np.int64)
     taken = np.zeros((n_area, n_thr, n_gt), dtype=bool)
     # A pair below the lowest threshold can never match: leave it out (most pairs are strangers).

@@ -104,3 +104,10 @@ def test_the_readme_workflow_uses_the_action_with_inputs_it_has():
     inputs = yaml.safe_load((ROOT / "action.yml").read_text())["inputs"]
     assert set(step["with"]) <= set(inputs)
     assert {"gt", "predictions", "baseline", "thresholds", "max-drops", "bootstrap"} <= set(step["with"])
+
+
+def test_an_unbalanced_quote_names_the_input():
+    from halpe_eval.action import command
+
+    with pytest.raises(ValueError, match="input 'max-drops': No closing quotation"):
+        command({"HALPE_EVAL_GT": "gt.json", "HALPE_EVAL_PREDICTIONS": "a.json", "HALPE_EVAL_MAX_DROPS": "'x"})

@@ -325,3 +325,19 @@ def test_real_predictions_count_again_exactly(gt_name, preds_name, protocol):
         expected = result if b == 0 else evaluate(*duplicated(gt, preds, w), protocol)
         for row, part in expected.parts.items():
             assert np.array_equal(resampled[row][b], _values(part.stats), equal_nan=True), (row, b)
+
+
+def test_runs_on_other_images_or_other_rows_are_not_paired():
+    gt, preds = make_dataset(0, "halpe136", SynthOptions(num_images=8))
+    other_gt, other_preds = make_dataset(1, "halpe136", SynthOptions(num_images=8))
+    for record in other_gt["images"]:  # as many images, other ids
+        record["id"] += 1000
+    for record in other_gt["annotations"]:
+        record["image_id"] += 1000
+    for record in other_preds:
+        record["image_id"] += 1000
+    base = evaluate(gt, preds, keep_matches=True)
+    with pytest.raises(ValueError, match="same GT"):
+        bootstrap([base, evaluate(other_gt, other_preds, keep_matches=True)], resamples=5)
+    with pytest.raises(ValueError, match="same rows"):
+        bootstrap([base, evaluate(gt, preds, keep_matches=True, split_hands=True)], resamples=5)

@@ -248,3 +248,40 @@ def test_parts_dropping_different_predictions_select_their_own_candidates(seed):
             assert (value is None) == (other is None)
             if value is not None:
                 assert value == pytest.approx(other, abs=1e-12), (part, stat)
+
+
+def test_a_threshold_of_one_matches_as_cocoeval_matches_it():
+    """cocoeval matches at OKS >= min(t, 1 - 1e-10): with thresholds up to 1.0, a prediction whose OKS lies
+    between 1 - 1e-10 and 1 is still matched at 1.0 (pycocotools run with the same thresholds)."""
+    import contextlib
+    import dataclasses
+    import io
+
+    require_oracle("pycocotools")
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    from halpe_eval.protocol import cocoeval_range
+
+    rng = np.random.default_rng(0)
+    kp = person(17, rng)
+    near = kp.copy()
+    near[0, 0] += 1e-4  # OKS just below 1, above 1 - 1e-10
+    gt = ground_truth([annotation(kp, 1)])
+    preds = [prediction(near, 0.9)]
+    coco17 = load_protocol("coco17")
+    thresholds = cocoeval_range(0.5, 1.0, 0.05)
+    proto = dataclasses.replace(coco17, params=dataclasses.replace(coco17.params, oks_thresholds=thresholds))
+    ours = evaluate(gt, preds, proto)
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO()
+        coco.dataset = gt
+        coco.createIndex()
+        ev = COCOeval(coco, coco.loadRes(preds), "keypoints")
+        ev.params.iouThrs = np.asarray(thresholds)
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    assert ev.eval["precision"][-1, :, 0, 0, -1].min() > 0.99  # the oracle matches at 1.0
+    assert ours.parts["body"].precision[-1, :, 0, 0].tolist() == ev.eval["precision"][-1, :, 0, 0, -1].tolist()
+    assert ours.stats()["body"]["AP"] == pytest.approx(ev.stats[0], abs=1e-12)

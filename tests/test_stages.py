@@ -522,27 +522,55 @@ def test_pair_oks_equals_compute_oks_written_out(seed):
         assert ours[i] == expected
 
 
-@pytest.mark.parametrize("seed", range(20))
+@pytest.mark.parametrize("seed", range(30))
 def test_oks_upper_bound_never_falls_below_the_oks(seed):
-    """The box-gap bound that lets wide parts skip hopeless pairs: on random skeletons (far, near, touching,
-    tiny areas, both coordinate dtypes) no pair's OKS exceeds its bound."""
+    """The box-gap bound that lets wide parts skip hopeless pairs: on random skeletons (far, near, touching;
+    coordinates up to 1e7 rounded to float32 inside the OKS as halpecocotools rounds them; areas from 1e-3 to
+    1e8, so that disjoint boxes can still score near 0.5) no pair's OKS exceeds its bound."""
     from halpe_eval.oks import keypoint_boxes, labelled_boxes, oks_upper_bound
 
     rng = np.random.default_rng(seed)
     n_dt, n_gt, k = 40, 15, int(rng.integers(1, 40))
-    coord = np.dtype("float32" if seed % 2 else "float64")
-    centres = rng.random((n_dt + n_gt, 1, 2)) * 200
-    spread = rng.choice([0.5, 5, 50], size=(n_dt + n_gt, 1, 1))
+    coord = "float32" if seed % 2 else "float64"
+    scale = rng.choice([1.0, 1e3, 1e7])
+    centres = rng.random((n_dt + n_gt, 1, 2)) * 200 * scale
+    spread = rng.choice([1e-3, 0.5, 5, 50], size=(n_dt + n_gt, 1, 1)) * scale
     points = centres + rng.normal(size=(n_dt + n_gt, k, 2)) * spread
-    dt_xy = points[:n_dt].astype(coord)
+    dt_xy = points[:n_dt]  # float64, as predictions are stored; pair_oks rounds to ``coord``
     labelled = rng.random((n_gt, k, 1)) < 0.7
     gt_keypoints = np.concatenate([points[n_dt:], labelled * 2.0], axis=2)
-    area = rng.choice([1e-3, 1.0, 100.0, 1e4], n_gt) * rng.random(n_gt)
+    area = rng.choice([1e-3, 1.0, 1e4, 1e8], n_gt) * rng.random(n_gt) * scale**2
     bbox = np.concatenate([gt_keypoints[:, 0, :2], np.full((n_gt, 2), 10.0)], axis=1)
     sigmas = rng.random(k) * 0.1 + 0.005
     pair_dt, pair_gt = np.repeat(np.arange(n_dt), n_gt), np.tile(np.arange(n_gt), n_dt)
-    oks = pair_oks(dt_xy, gt_keypoints, area, bbox, pair_dt, pair_gt, slice(0, k), sigmas, coord.name)
+    oks = pair_oks(dt_xy, gt_keypoints, area, bbox, pair_dt, pair_gt, slice(0, k), sigmas, coord)
     bound = oks_upper_bound(keypoint_boxes(dt_xy)[pair_dt], labelled_boxes(gt_keypoints, range(k))[pair_gt], sigmas,
                             area[pair_gt])
     assert (oks <= bound).all()
     assert (bound < 0.5).any() and (bound >= 0.5).any()  # the cases span both sides of the lowest threshold
+
+
+@pytest.mark.parametrize("protocol", ["halpe136", "coco-wholebody"])
+def test_pruned_pairs_change_nothing(protocol, monkeypatch):
+    """Wide parts skip pairs the bound rules out; with pruning switched off every array is the same."""
+    import halpe_eval.pipeline as pipeline
+    from halpe_eval import evaluate
+    from halpe_eval.synthetic import SynthOptions, make_dataset
+
+    gt, preds = make_dataset(5, protocol, SynthOptions(num_images=30, false_positives=4.0))
+    skipped = []
+    bound = pipeline.oks_upper_bound
+
+    def counting_bound(*args):
+        values = bound(*args)
+        skipped.append(int((values < 0.5 * (1 - 1e-3)).sum()))
+        return values
+
+    monkeypatch.setattr(pipeline, "oks_upper_bound", counting_bound)
+    pruned = evaluate(gt, preds, protocol)
+    assert sum(skipped) > 0
+    monkeypatch.setattr(pipeline, "PRUNED_FROM_KEYPOINTS", 10**6)
+    full = evaluate(gt, preds, protocol)
+    for part in full.parts:
+        for name in ("precision", "recall", "scores"):
+            assert getattr(pruned.parts[part], name).tobytes() == getattr(full.parts[part], name).tobytes()

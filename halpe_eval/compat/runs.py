@@ -22,12 +22,11 @@ from typing import Any
 
 import numpy as np
 
+from ..match import MATCH_CEILING
 from ..pipeline import score_rows
 from ..protocol import EvalParams, Protocol
 from ..reading.ground_truth import GroundTruth
 from ..reading.predictions import Predictions
-
-MATCH_CEILING = 1 - 1e-10  # cocoeval matches at OKS >= min(threshold, 1 - 1e-10)
 
 # An evaluated part as cocoeval holds it: precision [T x R x K x A x M], recall [T x K x A x M], scores as precision.
 CocoArrays = tuple[np.ndarray, np.ndarray, np.ndarray]
