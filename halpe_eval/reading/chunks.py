@@ -47,14 +47,14 @@ class PieceReader:
             return None
         values = got.values
         image_ids = values["image_id"]
-        category_ids = _int64(values["category_id"])
-        score = _float64(values["score"])
+        category_ids = simd.int64_column(values["category_id"])
+        score = simd.float64_column(values["score"])
         if not _image_ids_ok(image_ids) or category_ids is None or score is None:
             return None
         part_scores = {}
         for part, key in self.protocol.part_score_keys.items():
             if any(v is not simd.MISSING for v in values[key]):
-                part_score = _float64([np.nan if v is None or v is simd.MISSING else v for v in values[key]])
+                part_score = simd.float64_column([np.nan if v is None or v is simd.MISSING else v for v in values[key]])
                 if part_score is None:
                     return None
                 part_scores[part] = part_score
@@ -77,24 +77,7 @@ def _image_ids_ok(values: list) -> bool:
         return False
     if str in types and "" in values:
         return False
-    return int not in types or _int64([v for v in values if type(v) is int]) is not None
-
-
-def _int64(values: list) -> np.ndarray | None:
-    """Integers (not booleans) that fit int64, as an array; None otherwise."""
-    if not set(map(type, values)) <= {int}:
-        return None
-    try:
-        return np.array(values, dtype=np.int64)
-    except OverflowError:
-        return None
-
-
-def _float64(values: list) -> np.ndarray | None:
-    """JSON numbers (not booleans) as float64; None otherwise (a simdjson number is always finite)."""
-    if not set(map(type, values)) <= {int, float}:
-        return None
-    return np.array(values, dtype=np.float64)
+    return int not in types or simd.int64_column([v for v in values if type(v) is int]) is not None
 
 
 def columns_of_chunks(read: Read, protocol: Protocol, name: str, bbox_area: bool | None = None) -> list[Columns]:

@@ -67,7 +67,7 @@ def fast_tables(raw: bytes, protocol: Any) -> Tables | None:
     # gather refused repeated keys, so each image reads as the precise path's dict (kept for image slices)
     image_records = [record.as_dict() for record in document["images"]]
     del document
-    image_ids, category_ids = _ids(images.values["id"]), _ids(categories.values["id"])
+    image_ids, category_ids = simd.int64_column(images.values["id"]), simd.int64_column(categories.values["id"])
     file_names = images.values["file_name"]
     if image_ids is None or category_ids is None or not set(map(type, file_names)) <= {str, type(simd.MISSING)}:
         return None
@@ -92,7 +92,7 @@ def _protocol(annotations: Any, protocol: Any) -> Protocol | None:
 def _annotation_columns(got: simd.Gathered, image_ids: np.ndarray, protocol: Protocol) -> Annotations | None:
     """The annotations' columns; None when a record is not plainly valid."""
     values = got.values
-    ann_ids, ann_image_ids, categories = (_ids(values[key]) for key in ("id", "image_id", "category_id"))
+    ann_ids, ann_image_ids, categories = (simd.int64_column(values[key]) for key in ("id", "image_id", "category_id"))
     if ann_ids is None or ann_image_ids is None or categories is None or len(np.unique(ann_ids)) < len(ann_ids):
         return None
     if not np.isin(ann_image_ids, image_ids).all():  # annotations on unknown images: the precise path warns
@@ -100,7 +100,8 @@ def _annotation_columns(got: simd.Gathered, image_ids: np.ndarray, protocol: Pro
     if got.boxes is None or (got.boxes[:, 2:] < 0).any():
         return None
     # The GT area as ground_truth._area takes it; no usable 'area' field: the precise path rules.
-    area = _numbers(values["area"]) if protocol.use_area else got.boxes[:, 2] * got.boxes[:, 3] * BOX_AREA_SHARE
+    boxes = got.boxes
+    area = simd.float64_column(values["area"]) if protocol.use_area else boxes[:, 2] * boxes[:, 3] * BOX_AREA_SHARE
     if area is None or (area < 0).any():
         return None
     flags = [_flag(values[key]) for key in ("iscrowd", "ignore")]
@@ -109,23 +110,6 @@ def _annotation_columns(got: simd.Gathered, image_ids: np.ndarray, protocol: Pro
         return None
     return Annotations(ann_ids, ann_image_ids, categories, area, got.boxes, got.keypoints, flags[0], flags[1],
                        num_keypoints)
-
-
-def _ids(values: list) -> np.ndarray | None:
-    """JSON integers (not booleans) that fit int64, as an array; None otherwise."""
-    if not set(map(type, values)) <= {int}:
-        return None
-    try:
-        return np.array(values, dtype=np.int64)
-    except OverflowError:
-        return None
-
-
-def _numbers(values: list) -> np.ndarray | None:
-    """JSON numbers (not booleans) as float64 (a simdjson number is always finite); None otherwise."""
-    if not set(map(type, values)) <= {int, float}:
-        return None
-    return np.array(values, dtype=np.float64)
 
 
 def _flag(values: list) -> np.ndarray | None:
@@ -138,7 +122,7 @@ def _flag(values: list) -> np.ndarray | None:
 
 def _count(values: list) -> np.ndarray | None:
     """The ``num_keypoints`` field, -1 where absent; None when a present one is not a count >= 0."""
-    counts = _ids([-1 if v is simd.MISSING else v for v in values])
+    counts = simd.int64_column([-1 if v is simd.MISSING else v for v in values])
     if counts is None or (counts < 0).sum() != sum(v is simd.MISSING for v in values):
         return None
     return counts

@@ -165,6 +165,23 @@ def gather(array: Any, protocol: Protocol | None, scalars: tuple[str, ...], box:
     )
 
 
+def int64_column(values: list) -> np.ndarray | None:
+    """JSON integers (not booleans) that fit int64, as an array; None otherwise."""
+    if not set(map(type, values)) <= {int}:
+        return None
+    try:
+        return np.array(values, dtype=np.int64)
+    except OverflowError:
+        return None
+
+
+def float64_column(values: list) -> np.ndarray | None:
+    """JSON numbers (not booleans) as float64 (a simdjson number is always finite); None otherwise."""
+    if not set(map(type, values)) <= {int, float}:
+        return None
+    return np.array(values, dtype=np.float64)
+
+
 def _with_box(boxes: list, value: Any) -> list | None:
     """``boxes`` with this record's flat 4-number box appended, or None when it has none."""
     if type(value) is not simdjson.Array or len(value) != 4:
