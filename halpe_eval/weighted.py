@@ -168,7 +168,7 @@ def weighted_pr(part: WeightedPart, weights: np.ndarray) -> tuple[np.ndarray, np
     for k, category in enumerate(part.categories):
         n_positive = category.gt_count @ by_image  # (A, B)
         for a in range(part.n_areas):
-            base = _prefix_sums(by_image[category.base_image[a]])
+            base = _prefix_sums(by_image, category.base_image[a])
             least_tp = _least_counts(part.recall_thresholds, n_positive[a])
             for t, points in enumerate(category.points[a]):
                 precision[:, a, t, :, k], recall[:, a, t, k] = _curve(points, by_image, base, n_positive[a],
@@ -176,10 +176,12 @@ def weighted_pr(part: WeightedPart, weights: np.ndarray) -> tuple[np.ndarray, np
     return precision, recall
 
 
-def _prefix_sums(values: np.ndarray) -> np.ndarray:
-    """(n, B) -> (n + 1, B): the sums of the first 0..n rows."""
-    out = np.zeros((values.shape[0] + 1, values.shape[1]), dtype=np.int32)
-    np.cumsum(values, axis=0, out=out[1:])
+def _prefix_sums(by_image: np.ndarray, images: np.ndarray) -> np.ndarray:
+    """(n + 1, B): the sums of the first 0..n rows of ``by_image[images]``, gathered into place."""
+    out = np.empty((len(images) + 1, by_image.shape[1]), dtype=np.int32)
+    out[0] = 0
+    np.take(by_image, images, axis=0, out=out[1:])
+    np.cumsum(out[1:], axis=0, out=out[1:])
     return out
 
 
@@ -204,7 +206,7 @@ def _curve(points: Points, by_image: np.ndarray, base: np.ndarray, n_positive: n
     of its run: those of an entry of the duplicated dataset (or 0, 0), so it adds no precision that is not
     there, and the counts stay in order."""
     n_b, n_rec = least_tp.shape
-    tp_prefix = _prefix_sums(by_image[points.tp_image])
+    tp_prefix = _prefix_sums(by_image, points.tp_image)
     recall = tp_prefix[-1] / np.maximum(n_positive, 1)
     precision = np.zeros((n_b, n_rec))
     n_points = len(points.tp_at)
@@ -212,19 +214,24 @@ def _curve(points: Points, by_image: np.ndarray, base: np.ndarray, n_positive: n
         tp = tp_prefix[points.tp_at]  # (P, B)
         fp = base[points.base_before]
         if len(points.corrected_image):
-            fp -= _prefix_sums(by_image[points.corrected_image])[points.corrected_before]
+            fp -= _prefix_sums(by_image, points.corrected_image)[points.corrected_before]
         if len(points.tie):
             weight = by_image[points.tie_image]
             copy = points.tie_copy[:, None]
             there, whole_runs = copy < weight, np.minimum(copy, weight)
             tp[points.tie] += whole_runs * points.run_tp[:, None] + there * points.tp_within[:, None]
             fp[points.tie] += whole_runs * points.run_fp[:, None] + there * points.fp_within[:, None]
-        pr = tp / (fp + tp + np.spacing(1))
+        pr = np.add(fp, tp, dtype=np.float64)  # accumulate's tp / (fp + tp + eps), in place
+        pr += np.spacing(1)
+        np.divide(tp, pr, out=pr)
         best_after = np.maximum.accumulate(pr[::-1], axis=0)[::-1]
         span = int(max(tp[-1].max(), least_tp.max())) + 1  # rows apart in one sorted key array
         rows = np.arange(n_b)[:, None]
-        keys = np.ascontiguousarray(tp.T) + rows * span
-        at = np.searchsorted(keys.ravel(), (least_tp + rows * span).ravel()).reshape(n_b, n_rec) - rows * n_points
+        key_type = np.int32 if n_b * span < 2**31 else np.int64
+        keys = tp.T.astype(key_type)
+        keys += (rows * span).astype(key_type)
+        queries = (least_tp + rows * span).astype(key_type)
+        at = np.searchsorted(keys.ravel(), queries.ravel()).reshape(n_b, n_rec) - rows * n_points
         precision = np.where(at < n_points, best_after[np.minimum(at, n_points - 1), rows], 0.0)
     undefined = n_positive == 0
     precision[undefined] = -1.0
