@@ -32,9 +32,10 @@ def diagnose(result: EvalResult, parts: tuple[str, ...] | None = None) -> Diagno
         raise ValueError("diagnose() needs an EvalResult that keeps its arrays (from evaluate())")
     gt, preds = result.ground_truth, result.predictions
     names = parts or tuple(dict.fromkeys(p for row in result.parts for p in proto.components(row)))
+    widest_first = sorted(names, key=lambda name: -len(proto.parts[name]))  # the longest job starts first
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {name: pool.submit(diagnose_part, gt, preds, proto, name, name == proto.whole_part)
-                   for name in names}
+                   for name in widest_first}
         done = {name: futures[name].result() for name in names}
     return Diagnosis(proto.name, done)
 

@@ -64,8 +64,14 @@ def soft_nms(scene: Scene, xy: np.ndarray, start: np.ndarray) -> np.ndarray:
         if not len(q):
             continue
         dx, dy = x[q] - x[m], y[q] - y[m]
-        e = (dx**2 + dy**2) / variances / ((0.5 * (area[m] + area[q]))[:, None] + EPS) / 2
-        o = np.sum(np.exp(-e), axis=1) / e.shape[1]
+        np.square(dx, out=dx)
+        np.square(dy, out=dy)
+        e = np.add(dx, dy, out=dx)  # (dx^2 + dy^2) / variances / (mean area + eps) / 2, in place
+        np.divide(e, variances, out=e)
+        np.divide(e, (0.5 * (area[m] + area[q]))[:, None] + EPS, out=e)
+        np.divide(e, 2, out=e)
+        np.negative(e, out=e)
+        o = np.sum(np.exp(e, out=e), axis=1) / e.shape[1]
         score[q] = score[q] * np.exp(-(o**2) / 0.5)
     return final
 
