@@ -12,13 +12,14 @@ statistic is defined; None where it is undefined in every resample or in the run
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 
-from .results import EvalResult, PartResult
+from .protocol import EvalParams
+from .results import EvalResult
 from .slices import SliceMasks, protocol_splits
 from .weighted import prepare, weighted_stats
 
@@ -61,22 +62,27 @@ def resampled_stats(result: EvalResult, weights: np.ndarray) -> dict[str, np.nda
     if result.slices():
         raise ValueError("the bootstrap does not resample --slice-by slices: evaluate without slice_by")
     base = {p.name: p for row in result.parts.values() for p in (row.components or (row,))}
+    matching = {name: part.matching for name, part in base.items() if part.matching is not None}
+    for name in base.keys() - matching.keys():
+        raise ValueError(f"part {name!r} kept no matching: evaluate(..., keep_matches=True), native backend")
     splits = protocol_splits(result.ground_truth, result.protocol)  # images of the statistics on image splits
-    with ThreadPoolExecutor(max_workers=2) as pool:  # parts are independent; numpy releases the GIL
-        futures = {name: pool.submit(_part_stats, part, result, weights, splits) for name, part in base.items()}
-        scored = {name: future.result() for name, future in futures.items()}
+    params, starts = result.protocol.params, range(0, len(weights), BATCH)
+    copies = weights.max(axis=0, initial=0)
+    # Numpy releases the GIL: every (part, batch) is a task, so both threads stay busy to the end. Each
+    # part's preparation is queued before any batch, so a batch never waits on a task not yet started.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        prepared = {name: pool.submit(prepare, kept, copies) for name, kept in matching.items()}
+        batches = {name: [pool.submit(_batch_stats, prepared[name], weights[start:start + BATCH], params, splits)
+                          for start in starts] for name in base}
+        scored = {name: np.concatenate([b.result() for b in done]) if done else
+                  np.zeros((0, len(params.statistics))) for name, done in batches.items()}
     return {row: scored[row] if row in scored else _mean([scored[c.name] for c in part.components])
             for row, part in result.parts.items()}
 
 
-def _part_stats(part: PartResult, result: EvalResult, weights: np.ndarray, splits: dict[str, SliceMasks]) -> np.ndarray:
-    if part.matching is None:
-        raise ValueError(f"part {part.name!r} kept no matching: evaluate(..., keep_matches=True), native backend")
-    params = result.protocol.params
-    prepared = prepare(part.matching, weights.max(axis=0, initial=0))
-    batches = [weighted_stats(prepared, weights[start:start + BATCH], params, splits)
-               for start in range(0, len(weights), BATCH)]
-    return np.concatenate(batches) if batches else np.zeros((0, len(params.statistics)))
+def _batch_stats(prepared: Future, weights: np.ndarray, params: EvalParams,
+                 splits: dict[str, SliceMasks]) -> np.ndarray:
+    return weighted_stats(prepared.result(), weights, params, splits)
 
 
 def _mean(components: Sequence[np.ndarray]) -> np.ndarray:
