@@ -198,14 +198,18 @@ def _ground_truth(gt: GroundTruthLike, protocol: Protocol | str | None,
     return ground_truth
 
 
+PRUNED_FROM_KEYPOINTS = 24  # narrower parts: the bound costs about what it saves (benchmarked on val-scale data)
+
+
 @dataclass(frozen=True)
 class Ranked:
     """What parts selecting the same candidates share: the ranking score (D,), the candidates (in ranking
-    order), the box around each candidate's keypoints (N, 4), and the seconds spent."""
+    order), the box around each candidate's keypoints (N, 4; None when no part is wide enough to prune),
+    and the seconds spent."""
 
     score: np.ndarray
     candidates: Candidates
-    boxes: np.ndarray
+    boxes: np.ndarray | None
     seconds: float
 
 
@@ -218,10 +222,9 @@ def ranked_candidates(gt: GroundTruth, preds: Predictions, proto: Protocol, part
                              kept_predictions(preds, proto, part), proto.params.max_detections,
                              gt.category_index * n_images + gt.image_index)
     cand = in_ranking_order(cand, score, preds.category_index)
-    return Ranked(score, cand, keypoint_boxes(preds.keypoints)[cand.dt], time.perf_counter() - tic)
-
-
-PRUNED_FROM_KEYPOINTS = 24  # narrower parts: the bound costs about what it saves (benchmarked on val-scale data)
+    wide = max(map(len, proto.parts.values())) >= PRUNED_FROM_KEYPOINTS
+    boxes = keypoint_boxes(preds.keypoints)[cand.dt] if wide else None
+    return Ranked(score, cand, boxes, time.perf_counter() - tic)
 
 
 def candidate_oks(gt: GroundTruth, preds: Predictions, proto: Protocol, part: str, ranked: Ranked) -> np.ndarray:
@@ -231,7 +234,7 @@ def candidate_oks(gt: GroundTruth, preds: Predictions, proto: Protocol, part: st
     cand, idx = ranked.candidates, list(proto.parts[part])
     sigmas = np.asarray(proto.sigmas)[idx]
     pairs = np.arange(len(cand.pair_gt))
-    if len(idx) >= PRUNED_FROM_KEYPOINTS:
+    if len(idx) >= PRUNED_FROM_KEYPOINTS and ranked.boxes is not None:
         bound = oks_upper_bound(ranked.boxes[cand.pair_dt], labelled_boxes(gt.keypoints, idx)[cand.pair_gt], sigmas,
                                 gt.area[cand.pair_gt])
         pairs = np.flatnonzero(bound >= min(proto.params.oks_thresholds) * (1 - 1e-3))
