@@ -1,4 +1,5 @@
 import importlib
+import json
 import os
 from pathlib import Path
 
@@ -15,6 +16,17 @@ SHARED = ROOT.parent / "shared" / "peer-fixtures"
 @pytest.fixture
 def fixture_pair():
     return FIXTURES / "halpe136_gt.json", FIXTURES / "halpe136_preds.json"
+
+
+def shifted_predictions(preds_path: Path, pixels: float, out: Path) -> Path:
+    """A worse run: the predictions of ``preds_path`` with every keypoint moved by ``pixels``, written to
+    ``out``/worse.json."""
+    preds = json.loads(preds_path.read_text())
+    for p in preds:
+        p["keypoints"] = [v + pixels if i % 3 != 2 else v for i, v in enumerate(p["keypoints"])]
+    path = out / "worse.json"
+    path.write_text(json.dumps(preds))
+    return path
 
 
 def shared_file(name: str) -> Path:

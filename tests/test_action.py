@@ -8,18 +8,15 @@ import yaml
 from halpe_eval import evaluate
 from halpe_eval.action import INPUTS, PREFIX, TITLE, command, main
 
+from conftest import shifted_predictions
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
 def runs(tmp_path, fixture_pair):
     """GT, the fixture predictions (the baseline) and a worse run."""
-    worse = json.loads(fixture_pair[1].read_text())
-    for p in worse:
-        p["keypoints"] = [v + 4 if i % 3 != 2 else v for i, v in enumerate(p["keypoints"])]
-    path = tmp_path / "worse.json"
-    path.write_text(json.dumps(worse))
-    return str(fixture_pair[0]), str(fixture_pair[1]), str(path)
+    return str(fixture_pair[0]), str(fixture_pair[1]), str(shifted_predictions(fixture_pair[1], 4, tmp_path))
 
 
 def _env(tmp_path, **inputs) -> dict:

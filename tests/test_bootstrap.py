@@ -13,7 +13,7 @@ from halpe_eval.bootstrap import bootstrap, percentile_interval, resample_weight
 from halpe_eval.synthetic import SynthOptions, make_dataset
 from halpe_eval.weighted import prepare, weighted_stats
 
-from conftest import require_oracle, run_cli as run
+from conftest import require_oracle, run_cli as run, shifted_predictions
 
 TIED = SynthOptions(num_images=30, score_decimals=1)  # one decimal: many score ties, within and across images
 
@@ -214,12 +214,7 @@ def test_the_bootstrap_needs_the_kept_counts():
 
 @pytest.fixture
 def two_runs(tmp_path, fixture_pair):
-    worse = json.loads(fixture_pair[1].read_text())
-    for p in worse:
-        p["keypoints"] = [v + 6 if i % 3 != 2 else v for i, v in enumerate(p["keypoints"])]
-    path = tmp_path / "worse.json"
-    path.write_text(json.dumps(worse))
-    return fixture_pair[0], fixture_pair[1], path
+    return fixture_pair[0], fixture_pair[1], shifted_predictions(fixture_pair[1], 6, tmp_path)
 
 
 def test_json_carries_intervals_per_run_and_per_difference(two_runs):

@@ -9,18 +9,13 @@ import pytest
 
 from halpe_eval import evaluate, load_protocol
 
-from conftest import run_cli as run
+from conftest import run_cli as run, shifted_predictions
 
 
 @pytest.fixture
 def worse_preds(tmp_path, fixture_pair):
     """The fixture predictions with every keypoint moved by 4 pixels: a worse run."""
-    preds = json.loads(fixture_pair[1].read_text())
-    for p in preds:
-        p["keypoints"] = [v + 4 if i % 3 != 2 else v for i, v in enumerate(p["keypoints"])]
-    path = tmp_path / "worse.json"
-    path.write_text(json.dumps(preds))
-    return path
+    return shifted_predictions(fixture_pair[1], 4, tmp_path)
 
 
 # ---------------------------------------------------------------- --fail-under
