@@ -20,18 +20,10 @@ import sys
 import time
 from pathlib import Path
 
-from generate import SCALES, options, paths
+from generate import SCALES, ensure, options
 
 from halpe_eval import evaluate
 from halpe_eval.bootstrap import bootstrap
-
-
-def ensure_data(scale: str, out: Path) -> tuple:
-    gt, preds = paths(scale, out)
-    if not (gt.exists() and preds.exists()):
-        subprocess.run([sys.executable, str(Path(__file__).parent / "generate.py"), "--scale", scale,
-                        "--out", str(out)], check=True)
-    return gt, preds
 
 
 def timed_command(args: list) -> tuple:
@@ -47,7 +39,7 @@ def main() -> None:
     parser.add_argument("--resamples", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    gt, preds = ensure_data(args.scale, args.data)
+    gt, preds = ensure(args.scale, args.data)
     assert options(SCALES[args.scale]).num_images == SCALES[args.scale]
 
     plain, resampled = [], []

@@ -14,15 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from generate import SCALES, paths
-
-
-def ensure_data(scale: str, out: Path) -> tuple[Path, Path]:
-    gt_path, preds_path = paths(scale, out)
-    if not gt_path.is_file() or not preds_path.is_file():
-        subprocess.run([sys.executable, str(Path(__file__).with_name("generate.py")), "--scale", scale,
-                        "--out", str(out)], check=True)
-    return gt_path, preds_path
+from generate import SCALES, ensure
 
 
 def timed(command: list[str]) -> float:
@@ -37,7 +29,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--data", type=Path, default=Path(__file__).parent / "data")
     args = parser.parse_args()
-    gt, preds = ensure_data(args.scale, args.data)
+    gt, preds = ensure(args.scale, args.data)
     plain = [sys.executable, "-m", "halpe_eval", str(gt), str(preds), "--format", "json", "-q"]
     contenders = {"plain": plain, "--diagnose": [*plain, "--diagnose"]}
     times: dict[str, list[float]] = {name: [] for name in contenders}

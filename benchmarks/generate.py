@@ -24,16 +24,12 @@ def paths(scale: str, out: Path):
     return out / f"{scale}_gt.json", out / f"{scale}_preds.json"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", choices=sorted(SCALES), default="val")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "data")
-    args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
+def write(scale: str, out: Path, seed: int = 0) -> tuple[Path, Path]:
+    """Write the (GT, predictions) files of ``scale`` into ``out``; returns their paths."""
+    out.mkdir(parents=True, exist_ok=True)
     tic = time.perf_counter()
-    gt, preds = make_dataset(args.seed, "halpe136", options(SCALES[args.scale]))
-    gt_path, preds_path = paths(args.scale, args.out)
+    gt, preds = make_dataset(seed, "halpe136", options(SCALES[scale]))
+    gt_path, preds_path = paths(scale, out)
     gt_path.write_bytes(orjson.dumps(gt))
     with open(preds_path, "wb") as f:  # in slices, to keep the writer's memory flat
         f.write(b"[")
@@ -41,9 +37,27 @@ def main() -> None:
             body = orjson.dumps(preds[start : start + 10_000])[1:-1]
             f.write((b"," if start else b"") + body)
         f.write(b"]")
-    print(f"{args.scale}: {len(gt['images']):,} images, {len(gt['annotations']):,} GT people, "
+    print(f"{scale}: {len(gt['images']):,} images, {len(gt['annotations']):,} GT people, "
           f"{len(preds):,} predictions; {gt_path.stat().st_size / 2**20:.0f} MiB + "
-          f"{preds_path.stat().st_size / 2**20:.0f} MiB in {time.perf_counter() - tic:.0f} s -> {args.out}")
+          f"{preds_path.stat().st_size / 2**20:.0f} MiB in {time.perf_counter() - tic:.0f} s -> {out}")
+    return gt_path, preds_path
+
+
+def ensure(scale: str, out: Path) -> tuple[Path, Path]:
+    """The (GT, predictions) files of ``scale`` in ``out``, written on first use (seed 0)."""
+    gt_path, preds_path = paths(scale, out)
+    if gt_path.is_file() and preds_path.is_file():
+        return gt_path, preds_path
+    return write(scale, out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", choices=sorted(SCALES), default="val")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "data")
+    args = parser.parse_args()
+    write(args.scale, args.out, args.seed)
 
 
 if __name__ == "__main__":

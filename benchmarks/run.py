@@ -34,7 +34,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from generate import SCALES, paths  # noqa: E402
+from generate import SCALES, ensure  # noqa: E402
 from slicing import coco17_files, hotcoco_arguments, part_files  # noqa: E402
 
 COCO17 = "coco17"  # the val set cut to 17 keypoints
@@ -182,10 +182,7 @@ def main() -> None:
     args = parser.parse_args()
 
     source = "val" if args.scale == COCO17 else args.scale
-    gt, preds = paths(source, args.data)
-    if not (gt.exists() and preds.exists()):
-        subprocess.run([sys.executable, str(HERE / "generate.py"), "--scale", source, "--out", str(args.data)],
-                       check=True)
+    gt, preds = ensure(source, args.data)
     if args.scale == COCO17:
         gt, preds = coco17_files(gt, preds, args.data)
     py = sys.executable
