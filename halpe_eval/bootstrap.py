@@ -139,8 +139,3 @@ def percentile_interval(values: np.ndarray, level: float) -> Interval:
         return None
     low, high = np.quantile(finite, [(1 - level) / 2, (1 + level) / 2])
     return float(low), float(high)
-
-
-def excludes_zero(interval: Interval) -> bool:
-    """A difference whose interval lies on one side of 0 (a gain or a loss the resampling does not explain)."""
-    return interval is not None and (interval[0] > 0 or interval[1] < 0)

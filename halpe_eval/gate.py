@@ -70,15 +70,9 @@ def failures(result: EvalResult, thresholds: Sequence[Threshold]) -> list[tuple[
 
 
 @dataclass(frozen=True)
-class MaxDrop:
-    """``--max-drop PART.STAT=VALUE``: a candidate run may fall below the baseline by at most ``value``."""
-
-    part: str
-    stat: str
-    value: float  # a fraction (0.5% is 0.005)
-
-    def __str__(self) -> str:
-        return f"{self.part}.{self.stat}"
+class MaxDrop(Threshold):
+    """``--max-drop PART.STAT=VALUE``: a candidate run may fall below the baseline by at most ``value`` (a
+    fraction: 0.5% is 0.005)."""
 
 
 def parse_max_drop(spec: str, stat_names: Sequence[str] | None = None, parts: Sequence[str] | None = None,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..oks import EPS
+from ..oks import EPS, keypoint_boxes
 from .scene import Scene
 
 FAR = 20.0  # exponent above which exp(-(exp(-FAR))^2 / 0.5) == 1.0 in float64 (needs > 19.06)
@@ -38,8 +38,8 @@ def soft_nms(scene: Scene, xy: np.ndarray, start: np.ndarray) -> np.ndarray:
     x = np.ascontiguousarray(xy[:, :, 0], dtype=np.float64)
     y = np.ascontiguousarray(xy[:, :, 1], dtype=np.float64)
     variances = (scene.sigmas * 2) ** 2
-    low = np.stack([x.min(axis=1), y.min(axis=1)], axis=1) if x.size else np.zeros((len(x), 2))
-    high = np.stack([x.max(axis=1), y.max(axis=1)], axis=1) if x.size else np.zeros((len(x), 2))
+    box = keypoint_boxes(xy)
+    low, high = box[:, :2], box[:, 2:]
     area = (high[:, 0] - low[:, 0]) * (high[:, 1] - low[:, 1])
     score = start.astype(np.float64).copy()
     final = np.zeros(len(score))
