@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import orjson
+from slicing import coco17_files
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,21 +44,6 @@ print(json.dumps(took))
 """
 
 
-def coco17_copies(data: Path) -> None:
-    """COCO-17 versions of the val files: every keypoint list cut to its first 17 keypoints."""
-    gt = orjson.loads((data / "val_gt.json").read_bytes())
-    for ann in gt["annotations"]:
-        ann["keypoints"] = ann["keypoints"][:51]
-        ann["num_keypoints"] = sum(1 for v in ann["keypoints"][2::3] if v > 0)
-    for category in gt["categories"]:
-        category["keypoints"] = category.get("keypoints", [])[:17]
-    (data / "coco17_gt.json").write_bytes(orjson.dumps(gt))
-    preds = orjson.loads((data / "val_preds.json").read_bytes())
-    for pred in preds:
-        pred["keypoints"] = pred["keypoints"][:51]
-    (data / "coco17_preds.json").write_bytes(orjson.dumps(preds))
-
-
 def timed(tree: Path, mode: str, what: str, gt: Path, preds: Path) -> float:
     env = dict(os.environ, PYTHONPATH=str(tree))
     out = subprocess.run([sys.executable, "-c", TIMER, mode, what, str(gt), str(preds)], env=env, check=True,
@@ -70,11 +55,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT / "benchmarks" / "data")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--coco17", action="store_true", help="write COCO-17 copies of the val files first")
+    parser.add_argument("--coco17", action="store_true", help="make the COCO-17 cut of the val files when missing "
+                        "(benchmarks/slicing.py, as run.py --scale coco17 uses it)")
     parser.add_argument("--tree", type=Path, help="also time the halpe_eval of this source tree")
     args = parser.parse_args()
     if args.coco17:
-        coco17_copies(args.data)
+        coco17_files(args.data / "val_gt.json", args.data / "val_preds.json", args.data)
     runs = [("compiled", ROOT), ("precise", ROOT)] + ([("other tree", args.tree)] if args.tree else [])
     print("| file | read | " + " | ".join(name for name, _ in runs) + " |")
     print("|---|---|" + "---|" * len(runs))
