@@ -39,13 +39,13 @@ def accumulate(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """PR arrays of one part, every category at once (cocoeval.accumulate).
 
-    ``score`` and ``category`` are (N,) per candidate, in matching order (grouped by image, then
-    rank): that position breaks score ties.  ``true_pos`` and ``dt_ignored`` are [A x T x N],
-    ``gt_ignored`` [A x G] with ``gt_category`` (G,).  Returns precision [T x R x K x A],
+    ``score`` and ``category`` are (N,) per candidate in matching order (the pipeline's is already
+    the ranking order; any other is sorted): that position breaks score ties.  ``true_pos`` and
+    ``dt_ignored`` are [A x T x N], ``gt_ignored`` [A x G] with ``gt_category`` (G,).  Returns precision [T x R x K x A],
     recall [T x K x A] and the score at each recall threshold [T x R x K x A].
     Candidates already in ranking order (category, score descending) are not re-sorted.
     """
-    n_area, n_thr, n = true_pos.shape
+    n_area, n_thr, _ = true_pos.shape
     n_rec = len(recall_thresholds)
     precision = -np.ones((n_thr, n_rec, n_categories, n_area))
     score_at = -np.ones((n_thr, n_rec, n_categories, n_area))
@@ -81,18 +81,19 @@ def accumulate(
                 g = (a * n_thr + t) * n_categories + k
                 seg = slice(group_starts[g], group_starts[g + 1])
                 seg_rc, seg_pr, seg_pos = rc[seg], pr[seg], pos[seg]
-                recall[t, k, a] = seg_rc[-1] if len(seg_rc) else 0.0
-                if stop == first:  # no prediction: precision 0 everywhere
-                    precision[t, :, k, a] = score_at[t, :, k, a] = 0.0
+                if not len(seg_rc):  # no true positive: recall and precision 0; recall 0 is reached
+                    recall[t, k, a] = precision[t, :, k, a] = 0.0  # at the first prediction, if any
+                    score_at[t, :, k, a] = np.where(starts_at_zero, score[first] if stop > first else 0.0, 0.0)
                     continue
+                recall[t, k, a] = seg_rc[-1]
                 envelope = np.maximum.accumulate(seg_pr[::-1])[::-1]
                 at = np.searchsorted(seg_rc, recall_thresholds, side="left")
                 reached = at < len(seg_rc)
-                last = max(len(seg_rc) - 1, 0)
-                prec = np.where(reached, envelope[np.minimum(at, last)] if len(seg_rc) else 0.0, 0.0)
-                sc = np.where(reached, score[seg_pos[np.minimum(at, last)]] if len(seg_rc) else 0.0, 0.0)
+                at = np.minimum(at, len(seg_rc) - 1)
+                prec = np.where(reached, envelope[at], 0.0)
+                sc = np.where(reached, score[seg_pos[at]], 0.0)
                 # Recall 0 is reached at the category's first prediction, TP or not.
-                prec[starts_at_zero] = envelope[0] if len(seg_rc) else 0.0
+                prec[starts_at_zero] = envelope[0]
                 sc[starts_at_zero] = score[first]
                 precision[t, :, k, a], score_at[t, :, k, a] = prec, sc
     return precision, recall, score_at
@@ -107,32 +108,6 @@ def ranking_order(score: np.ndarray, category: np.ndarray) -> np.ndarray | None:
     if in_order.all():
         return None
     return np.lexsort((np.arange(len(score)), -score, category))
-
-
-def precision_recall(
-    scores: np.ndarray,
-    sort_key: np.ndarray,
-    true_pos: np.ndarray,
-    ignored: np.ndarray,
-    n_positive: np.ndarray,
-    recall_thresholds: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """PR for one category.
-
-    ``scores`` (N,) and ``sort_key`` (N,) order the predictions (score desc, then key);
-    ``true_pos`` / ``ignored`` are [A x T x N]; ``n_positive`` (A,) counts non-ignored GT.
-    Returns precision [T x R x A], recall [T x A], score at each recall threshold [T x R x A].
-    """
-    order = np.lexsort((sort_key, -scores))
-    n_area = true_pos.shape[0]
-    # One category whose GT are n_positive[a] non-ignored records in area range a.
-    most = int(np.max(n_positive)) if len(n_positive) else 0
-    gt_ignored = np.arange(most)[None, :] >= np.asarray(n_positive)[:, None]
-    precision, recall, score_at = accumulate(scores[order], np.zeros(len(order), dtype=np.int64),
-                                             true_pos[:, :, order], ignored[:, :, order],
-                                             gt_ignored.reshape(n_area, most), np.zeros(most, dtype=np.int64), 1,
-                                             recall_thresholds)
-    return precision[:, :, 0], recall[:, 0], score_at[:, :, 0]
 
 
 def summarize(precision: np.ndarray, recall: np.ndarray, params: EvalParams) -> Stats:

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .accumulate import ranking_order
+
 MATCH_CEILING = 1 - 1e-10  # cocoeval matches at OKS >= min(threshold, 1 - 1e-10)
 
 
@@ -72,7 +74,9 @@ def in_ranking_order(cand: Candidates, score: np.ndarray, category: np.ndarray) 
     their current (image, rank) order, so that matching writes its arrays in the order precision
     and recall are accumulated in, and accumulation sorts nothing.  ``score`` / ``category`` are (D,).
     """
-    order = np.lexsort((np.arange(len(cand.dt)), -score[cand.dt], category[cand.dt]))
+    order = ranking_order(score[cand.dt], category[cand.dt])
+    if order is None:
+        return cand
     new_index = np.empty_like(order)
     new_index[order] = np.arange(len(order))
     return Candidates(dt=cand.dt[order], rank=cand.rank[order], pair_dt=new_index[cand.pair_dt], pair_gt=cand.pair_gt)

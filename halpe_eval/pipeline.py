@@ -269,12 +269,12 @@ def score_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: str, 
     timings["match"] = timings.get("match", 0.0) + time.perf_counter() - tic
     tic = time.perf_counter()
 
-    precision, recall, scores = accumulate(score[cand.dt], preds.category_index[cand.dt], matched >= 0, ignored_dt,
-                                           ignored_gt, gt.category_index, len(gt.category_ids),
-                                           np.asarray(params.recall_thresholds))
     matching = PartMatching(score[cand.dt], preds.category_index[cand.dt], preds.image_index[cand.dt], matched >= 0,
                             ignored_dt, ignored_gt, gt.category_index, gt.image_index, len(gt.category_ids),
                             len(gt.image_ids), np.asarray(params.recall_thresholds))
+    precision, recall, scores = accumulate(matching.score, matching.category, matching.true_pos, matching.dt_ignored,
+                                           matching.gt_ignored, matching.gt_category, matching.n_categories,
+                                           matching.recall_thresholds)
     stats, sliced = part_and_slice_statistics(matching, precision, recall, gt, proto, slices)
     timings["accumulate"] = time.perf_counter() - tic
     matches = None

@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from halpe_eval.accumulate import accumulate, precision_recall, summarize
+from halpe_eval.accumulate import accumulate, summarize
 from halpe_eval.errors import InputError
 from halpe_eval.match import Candidates, greedy_match, ignored_predictions, matched_oks, select_candidates
 from halpe_eval.oks import BLOCK_PAIRS, pair_oks, similarity_exponent
@@ -220,6 +220,33 @@ def test_matched_oks_looks_up_the_pair_of_each_match():
 
 
 # --- Stage 4: precision, recall and the statistics --------------------------------------------
+
+
+def precision_recall(
+    scores: np.ndarray,
+    sort_key: np.ndarray,
+    true_pos: np.ndarray,
+    ignored: np.ndarray,
+    n_positive: np.ndarray,
+    recall_thresholds: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """accumulate() for one category whose GT are ``n_positive[a]`` non-ignored records in area range a,
+    predictions ordered by score descending, then ``sort_key``.
+
+    ``scores`` (N,) and ``sort_key`` (N,) order the predictions (score desc, then key);
+    ``true_pos`` / ``ignored`` are [A x T x N]; ``n_positive`` (A,) counts non-ignored GT.
+    Returns precision [T x R x A], recall [T x A], score at each recall threshold [T x R x A].
+    """
+    order = np.lexsort((sort_key, -scores))
+    n_area = true_pos.shape[0]
+    # One category whose GT are n_positive[a] non-ignored records in area range a.
+    most = int(np.max(n_positive)) if len(n_positive) else 0
+    gt_ignored = np.arange(most)[None, :] >= np.asarray(n_positive)[:, None]
+    precision, recall, score_at = accumulate(scores[order], np.zeros(len(order), dtype=np.int64),
+                                             true_pos[:, :, order], ignored[:, :, order],
+                                             gt_ignored.reshape(n_area, most), np.zeros(most, dtype=np.int64), 1,
+                                             recall_thresholds)
+    return precision[:, :, 0], recall[:, 0], score_at[:, :, 0]
 
 
 def test_precision_recall_of_tp_fp_tp_with_two_gt():
