@@ -41,8 +41,8 @@ def accumulate(
 
     ``score`` and ``category`` are (N,) per candidate in matching order (the pipeline's is already
     the ranking order; any other is sorted): that position breaks score ties.  ``true_pos`` and
-    ``dt_ignored`` are [A x T x N], ``gt_ignored`` [A x G] with ``gt_category`` (G,).  Returns precision [T x R x K x A],
-    recall [T x K x A] and the score at each recall threshold [T x R x K x A].
+    ``dt_ignored`` are [A x T x N], ``gt_ignored`` [A x G] with ``gt_category`` (G,).  Returns precision
+    [T x R x K x A], recall [T x K x A] and the score at each recall threshold [T x R x K x A].
     Candidates already in ranking order (category, score descending) are not re-sorted.
     """
     n_area, n_thr, _ = true_pos.shape
