@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import InputError
 from ..protocol import Protocol
 from .ground_truth import GroundTruth
-from .predictions import Predictions, scored_warnings
+from .predictions import Predictions, category_indices, scored_warnings
 from .records import index_in, keypoint_area, positive_flags
 
 ARRAYS_FORMAT = "arrays"
@@ -97,13 +97,7 @@ def _category_index(category_ids: Any, gt: GroundTruth, n: int, name: str) -> np
         if len(gt.category_ids) != 1:
             raise InputError(f"{name}: the ground truth has {len(gt.category_ids)} categories: pass category_ids")
         return np.zeros(n, dtype=np.int64)
-    ids = _int_array(category_ids, "category_ids", n, name)
-    index, known = index_in(gt.category_ids, ids)
-    if not known.all():
-        i = int(np.flatnonzero(~known)[0])
-        raise InputError(f"{name}: prediction #{i}: category_id {int(ids[i])} is not in the ground truth's "
-                         f"'categories'")
-    return index
+    return category_indices(gt, _int_array(category_ids, "category_ids", n, name), name)
 
 
 def _areas(kp: np.ndarray, boxes: Any, areas: Any, proto: Protocol, n: int, name: str) -> np.ndarray:

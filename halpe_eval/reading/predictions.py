@@ -54,19 +54,23 @@ def load_predictions(source: Any, gt: GroundTruth, name: str | None = None, allo
         reader.close()
 
 
+def category_indices(gt: GroundTruth, category_ids: np.ndarray, name: str) -> np.ndarray:
+    """Each prediction's index into the GT's categories; an unknown id is refused, naming the known ones."""
+    index, known = index_in(gt.category_ids, category_ids)
+    if not known.all():
+        i = int(np.flatnonzero(~known)[0])
+        raise InputError(f"{name}: prediction #{i}: category_id {category_ids[i]} is not in the ground truth's "
+                         f"'categories' (their ids: {listing(gt.category_ids.tolist())})")
+    return index
+
+
 def finish_predictions(cols: Columns, gt: GroundTruth, name: str, allow_unknown_images: bool) -> Predictions:
     """Columns resolved against the GT (image and category indices), with the warnings they call for."""
     if len(gt.image_ids) == 0 and len(cols.score):
         raise InputError(f"{gt.source}: the ground truth has no 'images', so none of the {len(cols.score)} "
                          f"prediction(s) of {name} can be scored; check the ground-truth file")
     images = image_index(cols.image_ids, gt.image_ids, gt.file_names, name, allow_unknown_images)
-    category_index, known_cat = index_in(gt.category_ids, cols.category_ids)
-    if not known_cat.all():
-        i = int(np.flatnonzero(~known_cat)[0])
-        raise InputError(
-            f"{name}: prediction #{i}: category_id {cols.category_ids[i]} is not in the ground truth's "
-            f"'categories' (their ids: {listing(gt.category_ids.tolist())})"
-        )
+    category_index = category_indices(gt, cols.category_ids, name)
     keep = images >= 0
     kept: Callable[[np.ndarray], np.ndarray] = (lambda a: a) if keep.all() else (lambda a: a[keep])  # no copies
     return Predictions(

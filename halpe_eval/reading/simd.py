@@ -42,6 +42,7 @@ except ImportError:  # pragma: no cover - pysimdjson ships wheels for the CPytho
     simdjson = None  # type: ignore[assignment]
 
 AVAILABLE = simdjson is not None
+BOX = "bbox"  # the box field, read with as_buffer as keypoints are
 MISSING = object()  # a field the record does not have (a JSON null reads None)
 
 _OPEN, _CLOSE, _COLON, _QUOTE = (ord(c) for c in '[]:"')
@@ -60,9 +61,9 @@ def parse(raw: Any, arrays: frozenset[str]) -> Any:
         return None
 
 
-def array_fields(protocol: Protocol, box: str = "bbox") -> frozenset[str]:
-    """Every field :func:`gather` may read with ``as_buffer``: each format's keypoint fields, and the box."""
-    return frozenset(field for f in registered() for field, _ in f.fields(protocol)) | {box}
+def array_fields(protocol: Protocol) -> frozenset[str]:
+    """Every field :func:`gather` may read with ``as_buffer``: each format's keypoint fields, and ``bbox``."""
+    return frozenset(field for f in registered() for field, _ in f.fields(protocol)) | {BOX}
 
 
 def is_array(value: Any) -> bool:
@@ -118,7 +119,7 @@ class Gathered:
     formats: set[str]  # keys of the record formats that claimed the records
 
 
-def gather(array: Any, protocol: Protocol | None, scalars: tuple[str, ...], box: str = "bbox") -> Gathered | None:
+def gather(array: Any, protocol: Protocol | None, scalars: tuple[str, ...]) -> Gathered | None:
     """The records of a parsed JSON array, their keypoints read by the format that claims each (``protocol``
     None: records without keypoints, such as images); None when refused."""
     if not is_array(array):
@@ -153,8 +154,8 @@ def gather(array: Any, protocol: Protocol | None, scalars: tuple[str, ...], box:
         for column, field in zip(values, scalars):
             column.append(record[field] if field in keys else MISSING)
         if boxes is not None:
-            boxes = _with_box(boxes, record[box] if box in keys else None)
-    first = array[0].get(box) if len(array) else None
+            boxes = _with_box(boxes, record[BOX] if BOX in keys else None)
+    first = array[0].get(BOX) if len(array) else None
     return Gathered(
         values=dict(zip(scalars, values)),
         keypoints=np.frombuffer(bytearray().join(keypoints), dtype=np.float64).reshape(  # writable, as numpy's
