@@ -110,6 +110,12 @@ def ranking_order(score: np.ndarray, category: np.ndarray) -> np.ndarray | None:
     return np.lexsort((np.arange(len(score)), -score, category))
 
 
+def mean_defined(values: np.ndarray) -> float | None:
+    """The mean of the entries > -1 (cocoeval's ``_summarize``), None (cocoeval's -1) when there are none."""
+    defined = values[values > -1]
+    return float(np.mean(defined)) if defined.size else None
+
+
 def summarize(precision: np.ndarray, recall: np.ndarray, params: EvalParams) -> Stats:
     """The protocol's statistics from precision [T x R x K x A] and recall [T x K x A].
 
@@ -117,14 +123,10 @@ def summarize(precision: np.ndarray, recall: np.ndarray, params: EvalParams) -> 
     (cocoeval's ``_summarize``); None (cocoeval's -1) when no entry is defined.
     """
 
-    def mean(values: np.ndarray) -> float | None:
-        defined = values[values > -1]
-        return float(np.mean(defined)) if defined.size else None
-
     stats: Stats = {}
     for stat in params.statistics:
         values = precision if stat.measure == "AP" else recall
         if stat.oks is not None:
             values = values[[params.threshold_index(stat.oks)]]  # a list keeps the axis, as cocoeval's selection
-        stats[stat.name] = mean(values[..., params.area_names.index(stat.area)])
+        stats[stat.name] = mean_defined(values[..., params.area_names.index(stat.area)])
     return stats

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..accumulate import mean_defined
 from ..protocol import EvalParams, Statistic
 
 LINE = " {:<18} {} @[ IoU={:<9} | area={:>6s} | maxDets={:>3d} ] = "
@@ -28,8 +29,8 @@ def statistic_value(evaluation: dict, params: Any, stat: Statistic, max_detectio
     areas = [i for i, label in enumerate(params.areaRngLbl) if label == stat.area]
     counts = [i for i, count in enumerate(params.maxDets) if count == max_detections]
     values = values[:, :, :, areas, counts] if stat.measure == "AP" else values[:, :, areas, counts]
-    defined = values[values > -1]
-    return float(np.mean(defined)) if len(defined) else -1.0
+    mean = mean_defined(values)
+    return -1.0 if mean is None else mean
 
 
 def summarized(evaluation: dict, params: Any, defaults: EvalParams, number_format: str) -> np.ndarray:

@@ -10,6 +10,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from ..accumulate import mean_defined
 from .keypoints import ERROR_TYPES
 from .part import PartDiagnosis
 from .scene import AREA_NOTE
@@ -20,14 +21,10 @@ APStats = dict[str, Optional[float]]
 
 def step_stats(curves: StepCurves, thresholds: tuple[float, ...]) -> APStats:
     """AP over all thresholds (mean of the defined precision entries), at .50 and at .75."""
-    def defined(values: np.ndarray) -> float | None:
-        kept = values[values > -1]
-        return float(kept.mean()) if kept.size else None
-
     index = {round(t, 2): i for i, t in enumerate(thresholds)}
-    out: APStats = {"AP": defined(curves.precision)}
+    out: APStats = {"AP": mean_defined(curves.precision)}
     for name, t in (("AP50", 0.5), ("AP75", 0.75)):
-        out[name] = defined(curves.precision[index[t]]) if t in index else None
+        out[name] = mean_defined(curves.precision[index[t]]) if t in index else None
     return out
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..accumulate import mean_defined
 from .keypoints import FIXES, KeypointErrors, fix_keypoints
 from .optimal_score import best_oks, soft_nms
 from .scene import Scene, dt_ignored, match, pairs_of, precision_recall, rank_by, similarity
@@ -33,11 +34,8 @@ class StepCurves:
 
     def ap_at(self) -> np.ndarray:
         """(T,) AP at each threshold: mean of the defined precision entries, -1 where none is defined."""
-        return np.array([_mean_defined(p) if (p > -1).any() else -1.0 for p in self.precision])
-
-
-def _mean_defined(values: np.ndarray) -> float:
-    return float(np.mean(values[values > -1]))
+        means = [mean_defined(p) for p in self.precision]
+        return np.array([-1.0 if m is None else m for m in means])
 
 
 @dataclass(frozen=True)
