@@ -3,10 +3,11 @@ the exit status (0 success, 1 a ``--fail-under`` or ``--max-drop`` gate failed, 
 Nothing else."""
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -217,26 +218,30 @@ def _bootstrap(results: Sequence[EvalResult], resamples: int, ci_percent: float 
     from .bootstrap import DEFAULT_LEVEL, bootstrap
 
     level = DEFAULT_LEVEL if ci_percent is None else ci_percent / 100
-    try:
+    with _one_line_errors("out of memory while resampling; try fewer --bootstrap resamples"):
         return bootstrap(results, resamples, level, 0 if seed is None else seed)
-    except MemoryError:
-        fail("out of memory while resampling; try fewer --bootstrap resamples")
-    except Exception as exc:  # noqa: BLE001 - a bug of ours: one line, not a traceback
-        fail(f"{type(exc).__name__}: {exc}; please report it with the command line", prefix="internal error")
 
 
 def _score(gt: str, preds: Sequence[Run], protocol: str | None, backend: str, quiet: bool,
            **options) -> list[EvalResult]:
     """Every run, with progress on a terminal; an input error or a bug of ours is one line and exit 2."""
+    # Python warnings (numpy's overflow notes, the oracles' own) stay off stderr; ours are in the result.
+    with _one_line_errors("out of memory while evaluating; try smaller input files"), \
+            ProgressBar(sys.stderr, len(preds), hidden=quiet) as bar, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _evaluate_all(gt, preds, protocol, backend, bar, **options)
+
+
+@contextlib.contextmanager
+def _one_line_errors(out_of_memory: str) -> Iterator[None]:
+    """An input error, running out of memory (``out_of_memory`` says what to try) or a bug of ours: one
+    line on stderr and exit 2, never a traceback."""
     try:
-        # Python warnings (numpy's overflow notes, the oracles' own) stay off stderr; ours are in the result.
-        with ProgressBar(sys.stderr, len(preds), hidden=quiet) as bar, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return _evaluate_all(gt, preds, protocol, backend, bar, **options)
+        yield
     except InputError as exc:
         fail(str(exc))
     except MemoryError:
-        fail("out of memory while evaluating; try smaller input files")
+        fail(out_of_memory)
     except Exception as exc:  # noqa: BLE001 - a bug of ours: one line, not a traceback
         fail(f"{type(exc).__name__}: {exc}; please report it with the command line", prefix="internal error")
 
