@@ -37,6 +37,13 @@ class Candidates:
     pair_gt: np.ndarray  # (P,) index into GroundTruth, file order within each prediction
 
 
+def run_heads(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For a sorted (N,) group array: whether each entry starts its group's run, and the position of its
+    run's first entry (so ``arange(N) - head`` is the rank within the group)."""
+    first = np.r_[True, groups[1:] != groups[:-1]] if len(groups) else np.zeros(0, bool)
+    return first, np.maximum.accumulate(np.where(first, np.arange(len(groups)), 0))
+
+
 def select_candidates(
     dt_group: np.ndarray,
     dt_score: np.ndarray,
@@ -52,9 +59,7 @@ def select_candidates(
     order = np.lexsort((idx, -dt_score[idx], dt_group[idx]))  # group, score desc, file order
     idx = idx[order]
     groups = dt_group[idx]
-    first = np.r_[True, groups[1:] != groups[:-1]] if len(idx) else np.zeros(0, bool)
-    start_of_run = np.maximum.accumulate(np.where(first, np.arange(len(idx)), 0))
-    rank = np.arange(len(idx)) - start_of_run
+    rank = np.arange(len(idx)) - run_heads(groups)[1]
     top = rank < max_detections
     idx, rank, groups = idx[top], rank[top], groups[top]
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..match import run_heads
 from ..oks import EPS, keypoint_boxes
 from .scene import Scene
 
@@ -48,9 +49,7 @@ def soft_nms(scene: Scene, xy: np.ndarray, start: np.ndarray) -> np.ndarray:
     while remaining.any():
         idx = np.flatnonzero(remaining)
         order = idx[np.lexsort((position[idx], -score[idx], scene.group[idx]))]
-        groups = scene.group[order]
-        first = np.r_[True, groups[1:] != groups[:-1]]
-        head = np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))
+        first, head = run_heads(scene.group[order])
         position[order] = np.arange(len(order)) - head
         chosen = order[first]
         final[chosen] = score[chosen]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..accumulate import accumulate
-from ..match import Candidates, greedy_match, ignored_predictions, select_candidates
+from ..match import Candidates, greedy_match, ignored_predictions, run_heads, select_candidates
 from ..oks import pair_oks
 from ..protocol import Protocol
 from ..reading.ground_truth import GroundTruth
@@ -122,9 +122,7 @@ def pairs_of(scene: Scene, dt_mask: np.ndarray) -> np.ndarray:
 def rank_by(scene: Scene, score: np.ndarray) -> np.ndarray:
     """(N,) rank within the image by ``score`` (descending), ties in internal order."""
     order = np.lexsort((scene.rank, -score, scene.group))
-    groups = scene.group[order]
-    first = np.r_[True, groups[1:] != groups[:-1]] if len(order) else np.zeros(0, bool)
-    start = np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))
+    _, start = run_heads(scene.group[order])
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order)) - start
     return rank
