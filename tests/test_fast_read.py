@@ -132,6 +132,7 @@ def test_plain_records_take_the_compiled_path_and_edge_numbers_stay_exact(tmp_pa
 
 @pytest.mark.parametrize("change", [
     lambda r: r["keypoints"].__setitem__(4, [Num("5")]),  # an array in the keypoints: as_buffer would flatten it
+    lambda r: r["keypoints"].__setitem__(4, [Num("5"), Num("6")]),  # flattened, one number too many
     lambda r: r["keypoints"].__setitem__(4, True),
     lambda r: r["keypoints"].__setitem__(4, None),
     lambda r: r["keypoints"].__setitem__(4, "5"),
@@ -149,6 +150,7 @@ def test_plain_records_take_the_compiled_path_and_edge_numbers_stay_exact(tmp_pa
     lambda r: r.__setitem__("bbox", [Num("1"), Num("2"), Num("-3"), Num("4")]),
     lambda r: r.__setitem__("bbox", [Num("1"), Num("2"), Num("3")]),
     lambda r: r.__setitem__("bbox", [[Num("1")], Num("2"), Num("3"), Num("4")]),
+    lambda r: r.__setitem__("bbox", [[Num("1"), Num("2")], Num("3"), Num("4"), Num("5")]),  # 4 entries, 5 numbers
     lambda r: r.__setitem__("bbox", []),
     lambda r: r.__setitem__("extra", {"keypoints": [1, [2]], "name": "a[b]"}),
     lambda r: r.__setitem__("keypoints", {"x": 1}),
@@ -256,6 +258,17 @@ def test_nested_arrays_outside_the_fields_read_keep_the_compiled_path(tmp_path):
     assert_same_ground_truth(path)
 
 
+def test_the_bytes_are_searched_for_nested_arrays_only_when_they_hold_more_arrays_than_were_read(monkeypatch):
+    searched = []
+    monkeypatch.setattr(simd, "_nested_in", lambda raw, fields: searched.append(raw) or False)
+    fields = frozenset({"keypoints"})
+    assert simd.flattened_exactly(b'[{"keypoints":[1,2,3]},{"keypoints":[4,5,6]}]', 1, 2, fields) and not searched
+    assert simd.flattened_exactly(b'[{"keypoints":[1,2,3],"name":"a["}]', 1, 1, fields) and len(searched) == 1
+    monkeypatch.undo()
+    assert not simd.flattened_exactly(b'[{"keypoints":[[1],2,3]}]', 1, 1, fields)
+    assert simd.flattened_exactly(b'[{"keypoints":[1,2,3],"box":[[4]]}]', 1, 1, fields)
+
+
 def test_a_nested_array_under_an_escaped_key_is_refused(tmp_path):
     path = tmp_path / "preds.json"
     record = dump([prediction(1, [[Num("5")]] + [Num("1")] * 50, Num("0.5"))])
@@ -323,7 +336,7 @@ def test_without_pysimdjson_every_read_takes_the_precise_path_with_the_same_numb
     compiled = evaluate(tmp_path / "gt.json", tmp_path / "preds.json")
     monkeypatch.setattr(simd, "simdjson", None)
     monkeypatch.setattr(simd, "AVAILABLE", False)
-    assert simd.parse(b"[1]", frozenset()) is None
+    assert simd.parse(b"[1]") is None
     assert fast_tables((tmp_path / "gt.json").read_bytes(), None) is None
     precise = evaluate(tmp_path / "gt.json", tmp_path / "preds.json")
     assert {p: r.stats for p, r in compiled.parts.items()} == {p: r.stats for p, r in precise.parts.items()}

@@ -40,10 +40,10 @@ class PieceReader:
         return orjson.loads(text) if columns is None else columns
 
     def _columns(self, text: Any) -> Columns | None:
-        document = simd.parse(text, self.arrays)
+        document = simd.parse(text)
         got = None if document is None else simd.gather(document, self.protocol, self.scalars)
         del document
-        if got is None:
+        if got is None or not simd.flattened_exactly(text, 1, got.flattened, self.arrays):
             return None
         values = got.values
         image_ids = values["image_id"]

@@ -17,6 +17,7 @@ import numpy as np
 from ..errors import InputError
 from ..protocol import BOX_AREA_SHARE, Protocol, builtin_names, detect_protocol, load_protocol
 from . import simd
+from .records import distinct, index_in
 
 _ANNOTATION_FIELDS = ("id", "image_id", "category_id", "area", "iscrowd", "ignore", "num_keypoints")
 
@@ -51,7 +52,7 @@ def fast_tables(raw: bytes, protocol: Any) -> Tables | None:
         readers = [load_protocol(name) for name in ([protocol] if protocol is not None else builtin_names())]
     except InputError:
         return None
-    document = simd.parse(raw, frozenset().union(*map(simd.array_fields, readers)))
+    document = simd.parse(raw)
     if not simd.is_object(document) or len(document) != len(set(document.keys())):
         return None
     if not all(simd.is_array(document.get(key)) for key in ("images", "annotations", "categories")):
@@ -64,6 +65,9 @@ def fast_tables(raw: bytes, protocol: Any) -> Tables | None:
     annotations = simd.gather(document["annotations"], proto, _ANNOTATION_FIELDS)
     if images is None or categories is None or annotations is None:
         return None
+    fields = frozenset().union(*map(simd.array_fields, readers))
+    if not simd.flattened_exactly(raw, 3, annotations.flattened, fields):  # 3: the sections' arrays
+        return None
     # gather refused repeated keys, so each image reads as the precise path's dict (kept for image slices)
     image_records = [record.as_dict() for record in document["images"]]
     del document
@@ -71,8 +75,11 @@ def fast_tables(raw: bytes, protocol: Any) -> Tables | None:
     file_names = images.values["file_name"]
     if image_ids is None or category_ids is None or not set(map(type, file_names)) <= {str, type(simd.MISSING)}:
         return None
-    columns = _annotation_columns(annotations, image_ids, proto)
-    if columns is None or len(np.unique(image_ids)) < len(image_ids):
+    known_images = distinct(image_ids)
+    if len(known_images) < len(image_ids):
+        return None
+    columns = _annotation_columns(annotations, known_images, proto)
+    if columns is None:
         return None
     return Tables(proto, image_ids, image_records, category_ids, columns)
 
@@ -90,12 +97,12 @@ def _protocol(annotations: Any, protocol: Any) -> Protocol | None:
 
 
 def _annotation_columns(got: simd.Gathered, image_ids: np.ndarray, protocol: Protocol) -> Annotations | None:
-    """The annotations' columns; None when a record is not plainly valid."""
+    """The annotations' columns (``image_ids``: the GT's, sorted); None when a record is not plainly valid."""
     values = got.values
     ann_ids, ann_image_ids, categories = (simd.int64_column(values[key]) for key in ("id", "image_id", "category_id"))
-    if ann_ids is None or ann_image_ids is None or categories is None or len(np.unique(ann_ids)) < len(ann_ids):
+    if ann_ids is None or ann_image_ids is None or categories is None or len(distinct(ann_ids)) < len(ann_ids):
         return None
-    if not np.isin(ann_image_ids, image_ids).all():  # annotations on unknown images: the precise path warns
+    if not index_in(image_ids, ann_image_ids)[1].all():  # annotations on unknown images: the precise path warns
         return None
     if got.boxes is None or (got.boxes[:, 2:] < 0).any():
         return None

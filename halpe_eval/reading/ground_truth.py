@@ -18,7 +18,7 @@ from .fast_ground_truth import Tables, fast_tables
 from .formats import flat_keypoints
 from .jsonio import first_element_of, parse_json, read_bytes
 from .messages import is_int, is_number, kind, show, show_json
-from .records import index_in, keypoints_problem, to_array
+from .records import distinct, index_in, keypoints_problem, to_array
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ def load_ground_truth(source: Any, protocol: Any = None, name: str | None = None
     protocol = ground_truth_protocol(data, protocol, name)
     warnings: list[str] = []
     image_ids, image_records = _image_table(data, name, warnings)
-    category_ids = np.unique(np.asarray(_section_ids(data, "categories", name), dtype=np.int64))
+    category_ids = distinct(np.asarray(_section_ids(data, "categories", name), dtype=np.int64))
     image_set = set(image_ids.tolist())
     rows = []
     first_of_id: dict[int, int] = {}  # annotation id -> index of its first record
@@ -147,7 +147,7 @@ def _from_tables(tables: Tables, name: str) -> GroundTruth:
     """The compiled path's columns as a GroundTruth (its checks passed: no warning of the precise path's but
     those :func:`_arrays` gives)."""
     image_ids, image_records = _sorted_images(tables.image_ids, tables.image_records)
-    return _arrays(name, tables.protocol, image_ids, image_records, np.unique(tables.category_ids), [],
+    return _arrays(name, tables.protocol, image_ids, image_records, distinct(tables.category_ids), [],
                    **tables.annotations._asdict())
 
 

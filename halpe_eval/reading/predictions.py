@@ -115,9 +115,11 @@ def scored_warnings(gt: GroundTruth, image_index: np.ndarray, scored: np.ndarray
         warnings.append(f"{name}: {zero} prediction(s) have every keypoint score 0")
     gt_images = np.zeros(len(gt.image_ids), dtype=bool)
     gt_images[gt.image_index] = True
-    no_gt = np.unique(image_index[~gt_images[image_index]])
-    if len(no_gt):
-        warnings.append(f"{name}: {len(no_gt)} image(s) have predictions but no GT annotation (all false positives)")
+    no_gt = np.zeros(len(gt_images), dtype=bool)
+    no_gt[image_index[~gt_images[image_index]]] = True
+    if no_gt.any():
+        warnings.append(f"{name}: {int(no_gt.sum())} image(s) have predictions but no GT annotation "
+                        "(all false positives)")
     return warnings
 
 

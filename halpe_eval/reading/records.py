@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..protocol import Protocol, builtin_names, load_protocol
-from .formats import MissingField, registered
+from .formats import MissingField, RecordShape, registered
 from .messages import is_int, is_number, kind, show
 
 Where = Callable[[int], str]  # names record i of a chunk in messages
@@ -146,8 +146,9 @@ def _keypoint_block(records: list, protocol: Protocol, name: str, offset: int,
     kps, used = [], set()
     formats = registered()
     for i, item in enumerate(records):
+        shape = RecordShape.of(item)
         for record_format in formats:  # the last, the catch-all, claims any record
-            if record_format.claims(item, protocol):
+            if record_format.claims(shape, protocol):
                 break
         used.add(record_format.key)
         kp = record_format.keypoints(item, protocol)
@@ -213,6 +214,13 @@ def number_column(records: list, key: str, where: Where, required: bool = True) 
         if (v is not None or required) and not (is_number(v) and np.isfinite(v)):
             raise InputError(f"{where(i)}: '{key}' is {show(v)}, expected a finite number")
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def distinct(values: np.ndarray) -> np.ndarray:
+    """The sorted distinct values, as ``np.unique`` gives them without its masked-array check (which imports
+    numpy.ma, ~9 ms of a small run)."""
+    ordered = np.sort(values)
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(ordered) else ordered
 
 
 def index_in(sorted_ids: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

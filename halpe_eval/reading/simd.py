@@ -16,8 +16,8 @@ bytes the precise way, which accepts them or words the error.  Refused:
 - text simdjson does not parse (it refuses numbers beyond 64-bit integers or
   beyond float64, which orjson reads as floats or refuses with its message);
 - an array inside a keypoint or box array: ``as_buffer`` would flatten
-  ``[[1], 2]`` (found on the bytes, :func:`_nested_in`; nested arrays elsewhere,
-  such as segmentation polygons, are fine);
+  ``[[1], 2]`` (:func:`flattened_exactly` rules it out on the bytes; nested
+  arrays elsewhere, such as segmentation polygons, are fine);
 - an object with a repeated key (simdjson's lookup finds the first, orjson
   keeps the last);
 - a record that is not an object, a keypoint field that is not a flat
@@ -29,12 +29,13 @@ every read takes the precise path.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
+from operator import itemgetter
+from typing import Any, Callable
 
 import numpy as np
 
 from ..protocol import Protocol
-from .formats import FieldLayout, registered
+from .formats import RecordShape, registered
 
 try:
     import simdjson
@@ -50,10 +51,11 @@ _SPACE = np.zeros(256, dtype=bool)
 _SPACE[list(b" \t\r\n")] = True
 
 
-def parse(raw: Any, arrays: frozenset[str]) -> Any:
-    """The simdjson document of ``raw`` (bytes, bytearray or a memoryview of one) whose fields ``arrays`` will
-    be read with ``as_buffer``; None when refused (or when :data:`AVAILABLE` is False)."""
-    if not AVAILABLE or _nested_in(raw, frozenset(field.encode() for field in arrays)):
+def parse(raw: Any) -> Any:
+    """The simdjson document of ``raw`` (bytes, bytearray or a memoryview of one); None when simdjson refuses
+    it (or when :data:`AVAILABLE` is False).  Arrays read with ``as_buffer`` must then pass
+    :func:`flattened_exactly`."""
+    if not AVAILABLE:
         return None
     try:
         return simdjson.Parser().parse(raw)
@@ -117,53 +119,135 @@ class Gathered:
     boxes: np.ndarray | None  # (N, 4) float64; None unless every record has a flat 4-number 'bbox'
     first_box: bool  # the first record has a non-empty 'bbox' array (loadRes' rule for prediction areas)
     formats: set[str]  # keys of the record formats that claimed the records
+    flattened: int  # arrays read with as_buffer (for :func:`flattened_exactly`)
+
+
+class _Shape:
+    """What records with one sequence of distinct field names share: ``fetch`` takes all their values in
+    one C call (a KeyError when a name is missing); per type of their image_id, the format that claims
+    them and the positions of its keypoint fields (None: some field missing)."""
+
+    def __init__(self, names: tuple[str, ...]):
+        self.names = names
+        self.fetch: Callable[[Any], tuple] = (
+            itemgetter(*names) if len(names) > 1 else lambda record: tuple(record[field] for field in names))
+        self.position = {field: i for i, field in enumerate(names)}
+        self.box = self.position.get(BOX)
+        self.image_id = self.position.get("image_id")
+        self.claimed: dict[type, tuple[str, tuple[tuple[int, int], ...]] | None] = {}
+
+    def claim(self, image_id_type: type, protocol: Protocol) -> tuple[str, tuple[tuple[int, int], ...]] | None:
+        shape = RecordShape(frozenset(self.names), image_id_type)
+        record_format = next(f for f in registered() if f.claims(shape, protocol))
+        layout = record_format.fields(protocol)
+        claimed = None
+        if all(field in self.position for field, _ in layout):
+            claimed = (record_format.key, tuple((self.position[field], 3 * count) for field, count in layout))
+        self.claimed[image_id_type] = claimed
+        return claimed
 
 
 def gather(array: Any, protocol: Protocol | None, scalars: tuple[str, ...]) -> Gathered | None:
     """The records of a parsed JSON array, their keypoints read by the format that claims each (``protocol``
-    None: records without keypoints, such as images); None when refused."""
+    None: records without keypoints, such as images); None when refused.
+
+    A record is read by its field names (:class:`_Shape`; records mostly share the previous record's):
+    repeated keys are refused, and the format that claims it is found once per shape and type of image_id.
+    """
     if not is_array(array):
         return None
-    formats = registered() if protocol is not None else ()
-    reader = cast(Protocol, protocol)  # not None whenever there are formats to offer a record to
-    layouts = {f.key: f.fields(reader) for f in formats}
-    values: list[list] = [[] for _ in scalars]
+    shapes: dict[tuple[str, ...], _Shape] = {}
+    shape: _Shape | None = None
+    rows: list[tuple] = []
+    row_shapes: list[_Shape] = []
     keypoints: list[Any] = []
     boxes: list[Any] | None = []
-    used: set[str] = set()
+    box_reads = 0
     for record in array:
         if type(record) is not simdjson.Object:
             return None
-        keys = set(record.keys())  # a lookup of an absent key costs simdjson an exception: look here first
-        if len(keys) != len(record):
-            return None
-        layout: FieldLayout = ()
-        for record_format in formats:  # the last, the catch-all, claims any record
-            if record_format.claims(record, reader):
-                used.add(record_format.key)
-                layout = layouts[record_format.key]
-                break
-        for field, count in layout:
-            numbers = record[field] if field in keys else None
-            if type(numbers) is not simdjson.Array or len(numbers) != 3 * count:
+        try:
+            if shape is None or len(record) != len(shape.names):
+                raise KeyError
+            row = shape.fetch(record)  # every name of the previous record's, and no other
+        except KeyError:
+            shape = _shape_of(record, shapes)
+            if shape is None:
                 return None
-            try:
-                keypoints.append(numbers.as_buffer(of_type="d"))
-            except TypeError:  # a value that is not a number
+            row = shape.fetch(record)
+        rows.append(row)
+        row_shapes.append(shape)
+        if protocol is not None:
+            id_type = type(row[shape.image_id]) if shape.image_id is not None else type(None)
+            claimed = shape.claimed[id_type] if id_type in shape.claimed else shape.claim(id_type, protocol)
+            if claimed is None or not _read_keypoints(row, claimed[1], keypoints):
                 return None
-        for column, field in zip(values, scalars):
-            column.append(record[field] if field in keys else MISSING)
         if boxes is not None:
-            boxes = _with_box(boxes, record[BOX] if BOX in keys else None)
+            box = row[shape.box] if shape.box is not None else None
+            boxes = _with_box(boxes, box)
+            box_reads += type(box) is simdjson.Array
+    k = protocol.num_keypoints if protocol is not None else 0
+    joined = bytearray().join(keypoints)  # writable, as numpy's arrays are
+    joined_boxes = None if boxes is None else bytearray().join(boxes)
+    if len(joined) != 8 * 3 * k * len(rows) or (joined_boxes is not None and len(joined_boxes) != 8 * 4 * len(rows)):
+        return None  # an array inside a keypoint or box array, flattened by as_buffer
     first = array[0].get(BOX) if len(array) else None
     return Gathered(
-        values=dict(zip(scalars, values)),
-        keypoints=np.frombuffer(bytearray().join(keypoints), dtype=np.float64).reshape(  # writable, as numpy's
-            len(array), protocol.num_keypoints if protocol is not None else 0, 3),
-        boxes=None if boxes is None else np.frombuffer(bytearray().join(boxes), dtype=np.float64).reshape(-1, 4),
+        values=_columns(rows, row_shapes, scalars),
+        keypoints=np.frombuffer(joined, dtype=np.float64).reshape(len(rows), k, 3),
+        boxes=None if joined_boxes is None else np.frombuffer(joined_boxes, dtype=np.float64).reshape(-1, 4),
         first_box=type(first) is simdjson.Array and len(first) > 0,
-        formats=used,
+        formats={claimed[0] for shape in shapes.values() for claimed in shape.claimed.values() if claimed},
+        flattened=len(keypoints) + box_reads,
     )
+
+
+def _shape_of(record: Any, shapes: dict[tuple[str, ...], _Shape]) -> _Shape | None:
+    """The shape of a record's field names; None for a repeated key (simdjson's lookup finds the first,
+    orjson keeps the last)."""
+    names = tuple(record.keys())
+    if len(set(names)) != len(names):
+        return None
+    return shapes.get(names) or shapes.setdefault(names, _Shape(names))
+
+
+def _read_keypoints(row: tuple, fields: tuple[tuple[int, int], ...], keypoints: list) -> bool:
+    """Append the keypoint arrays at ``fields`` (position in ``row``, length) as doubles; False if one is not a
+    flat all-number array of its length."""
+    for position, length in fields:
+        numbers = row[position]
+        if type(numbers) is not simdjson.Array or len(numbers) != length:
+            return False
+        try:
+            keypoints.append(numbers.as_buffer(of_type="d"))
+        except TypeError:  # a value that is not a number
+            return False
+    return True
+
+
+def _columns(rows: list[tuple], row_shapes: list[_Shape], scalars: tuple[str, ...]) -> dict[str, list]:
+    """Each scalar's values over the records (MISSING where a record does not have it)."""
+    kinds = set(row_shapes)
+    if len(kinds) == 1:
+        names = kinds.pop().names
+        columns = {name: list(values) for name, values in zip(names, zip(*rows)) if name in scalars}
+        return {field: columns.get(field, [MISSING] * len(rows)) for field in scalars}
+    spread = [[row[shape.position[field]] if field in shape.position else MISSING for field in scalars]
+              for shape, row in zip(row_shapes, rows)]
+    return {field: list(values) for field, values in zip(scalars, zip(*spread))} if rows else {
+        field: [] for field in scalars}
+
+
+def flattened_exactly(raw: Any, containers: int, flattened: int, fields: frozenset[str]) -> bool:
+    """Whether ``as_buffer`` read each array under ``fields`` as written: none holds an array.
+
+    Every JSON array starts with a '[' byte, so a text with no more of them than the arrays known to be
+    in it (``containers``, and the ``flattened`` ones read with as_buffer) has no other array; otherwise
+    the text is searched (:func:`_nested_in`).
+    """
+    text = np.frombuffer(raw, dtype=np.uint8)
+    known = containers + flattened
+    return int(np.count_nonzero(text == _OPEN)) <= known or not _nested_in(raw, frozenset(f.encode() for f in fields))
 
 
 def int64_column(values: list) -> np.ndarray | None:

@@ -10,11 +10,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...protocol import Protocol
-from . import FieldLayout, KeypointField, RecordFormat
+from . import FieldLayout, KeypointField, RecordFormat, RecordShape
 
 
-def _claims(record: Mapping[str, Any], protocol: Protocol) -> bool:
-    return isinstance(record.get("image_id"), str)
+def _claims(shape: RecordShape, protocol: Protocol) -> bool:
+    return shape.image_id_type is str
 
 
 def _keypoints(record: Mapping[str, Any], protocol: Protocol) -> KeypointField:

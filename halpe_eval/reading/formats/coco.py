@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...protocol import Protocol
-from . import FieldLayout, KeypointField, RecordFormat
+from . import FieldLayout, KeypointField, RecordFormat, RecordShape
 
 
-def _claims(record: Mapping[str, Any], protocol: Protocol) -> bool:
+def _claims(shape: RecordShape, protocol: Protocol) -> bool:
     return True
 
 

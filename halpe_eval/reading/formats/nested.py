@@ -11,11 +11,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...protocol import Protocol
-from . import FieldLayout, KeypointField, MissingField, RecordFormat
+from . import FieldLayout, KeypointField, MissingField, RecordFormat, RecordShape
 
 
-def _claims(record: Mapping[str, Any], protocol: Protocol) -> bool:
-    return bool(protocol.nested_fields) and any(f in record for f, _ in protocol.nested_fields[1:])
+def _claims(shape: RecordShape, protocol: Protocol) -> bool:
+    return bool(protocol.nested_fields) and any(f in shape.fields for f, _ in protocol.nested_fields[1:])
 
 
 def _keypoints(record: Mapping[str, Any], protocol: Protocol) -> KeypointField:
