@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from bytecode import byte_compile
 from generate import SCALES, ensure, options
 
 from halpe_eval import evaluate
@@ -40,6 +41,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     gt, preds = ensure(args.scale, args.data)
+    byte_compile()
     assert options(SCALES[args.scale]).num_images == SCALES[args.scale]
 
     plain, resampled = [], []

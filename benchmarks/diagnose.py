@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from bytecode import byte_compile
 from generate import SCALES, ensure
 
 
@@ -30,6 +31,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path(__file__).parent / "data")
     args = parser.parse_args()
     gt, preds = ensure(args.scale, args.data)
+    byte_compile()
     plain = [sys.executable, "-m", "halpe_eval", str(gt), str(preds), "--format", "json", "-q"]
     contenders = {"plain": plain, "--diagnose": [*plain, "--diagnose"]}
     times: dict[str, list[float]] = {name: [] for name in contenders}

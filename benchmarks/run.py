@@ -34,6 +34,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from bytecode import byte_compile  # noqa: E402
 from generate import SCALES, ensure  # noqa: E402
 from slicing import coco17_files, hotcoco_arguments, part_files  # noqa: E402
 
@@ -183,6 +184,7 @@ def main() -> None:
 
     source = "val" if args.scale == COCO17 else args.scale
     gt, preds = ensure(source, args.data)
+    byte_compile()
     if args.scale == COCO17:
         gt, preds = coco17_files(gt, preds, args.data)
     py = sys.executable

@@ -29,6 +29,13 @@ def test_a_string_image_id_that_spells_a_gt_id(halpe):
                          f"integers ({preds[0]['image_id']} is one): write image ids as numbers")
 
 
+def test_an_image_id_beyond_int64_is_the_one_named(halpe):
+    gt, preds, arrays = halpe
+    bad = [preds[0], dict(preds[1], image_id=2**70)]
+    refused(bad, arrays, "prediction #1 (image_id 1180591620717411303424): 'image_id' is 1180591620717411303424, "
+                         "expected an integer id")
+
+
 def test_keypoints_written_as_triples(halpe):
     _, preds, arrays = halpe
     flat = preds[0]["keypoints"]

@@ -14,13 +14,38 @@ import numpy as np
 
 from ..errors import InputError
 from .messages import listing
+from .records import index_in
 
 AMBIGUOUS = -2
 
 
 def image_index(values: Sequence[Any], image_ids: np.ndarray, file_names: Sequence[str], name: str,
                 allow_unknown: bool) -> np.ndarray:
-    """GT image index per prediction (-1: unknown, allowed)."""
+    """GT image index per prediction (-1: unknown, allowed); ``image_ids`` sorted, as GroundTruth's are."""
+    ids = _int64_ids(values)
+    if ids is not None:
+        index, found = index_in(image_ids, ids)
+        out = np.where(found, index, -1)
+    else:
+        out = _mixed_index(values, image_ids, file_names, name)
+    unknown = out < 0
+    if unknown.any() and not allow_unknown:
+        _refuse_unknown(values, unknown, image_ids, file_names, name)
+    return out
+
+
+def _int64_ids(values: Sequence[Any]) -> np.ndarray | None:
+    """The image ids as one int64 array when all are integers (not bool) that fit; else None."""
+    if not set(map(type, values)) <= {int}:
+        return None
+    try:
+        return np.array(values, dtype=np.int64)
+    except OverflowError:
+        return None
+
+
+def _mixed_index(values: Sequence[Any], image_ids: np.ndarray, file_names: Sequence[str], name: str) -> np.ndarray:
+    """GT image index per prediction whose image_id is an integer or a file name (-1: unknown)."""
     by_id = {int(v): i for i, v in enumerate(image_ids)}
     out = np.empty(len(values), dtype=np.int64)
     names = None
@@ -36,9 +61,6 @@ def image_index(values: Sequence[Any], image_ids: np.ndarray, file_names: Sequen
                 )
         else:
             out[i] = by_id.get(v, -1)
-    unknown = out < 0
-    if unknown.any() and not allow_unknown:
-        _refuse_unknown(values, unknown, image_ids, file_names, name)
     return out
 
 
