@@ -5,7 +5,7 @@ import pytest
 
 import halpe_eval.reading.parallel as parallel
 from halpe_eval import InputError, evaluate
-from halpe_eval.reading.ground_truth import peek_protocol
+from halpe_eval.reading.ground_truth import load_ground_truth, peek_protocol
 
 from oracle_cases import case
 
@@ -61,3 +61,38 @@ def test_workers_one_reads_serially_with_the_same_result(files, small_ranges):
     assert reader._pool is None
     reader.close()
     assert evaluate(gt_path, preds_path, workers=1).stats() == evaluate(gt_path, preds_path).stats()
+
+
+def test_the_caller_and_the_worker_share_the_ranges_each_read_once(files, small_ranges):
+    gt_path, preds_path, _, _ = files
+    ground_truth = load_ground_truth(gt_path)
+    reader = parallel.PredictionReader(preds_path)
+    reader.start(ground_truth.protocol)
+    sharing = reader._sharing
+    assert sharing is not None and len(sharing.ranges) > 5
+    loaded = reader.load(ground_truth)
+    by_worker = sum(not isinstance(r, list) for r in sharing.results)
+    by_caller = sum(isinstance(r, list) for r in sharing.results)
+    assert by_worker >= parallel.IN_FLIGHT and by_caller >= 1 and by_worker + by_caller == len(sharing.ranges)
+    serial = parallel.PredictionReader(preds_path, workers=1)
+    serial.start(ground_truth.protocol)
+    expected = serial.load(ground_truth)
+    assert (loaded.keypoints == expected.keypoints).all() and (loaded.score == expected.score).all()
+
+
+def test_a_worker_that_dies_leaves_the_serial_reader_to_finish_silently(files, small_ranges, monkeypatch, capfd):
+    import os
+
+    gt_path, preds_path, _, _ = files
+    parent = os.getpid()
+    read_range = parallel._read_range
+
+    def dies_in_the_worker(*args):
+        if os.getpid() != parent:
+            os._exit(1)
+        return read_range(*args)
+
+    monkeypatch.setattr(parallel, "_read_range", dies_in_the_worker)
+    result = evaluate(gt_path, preds_path)
+    assert result.stats() == evaluate(gt_path, preds_path, workers=1).stats()
+    assert capfd.readouterr().err == ""

@@ -1,16 +1,17 @@
 """The chunked prediction reader, shared with a worker process when that pays.
 
-A large plain file is cut between records into ranges of ~RANGE_BYTES, one
-task each, queued in file order for forked workers while the caller reads the
-GT.  The caller then takes back the ranges no worker has started, from the
-end of the file, and parses them itself: the work splits itself between the
-processes, whatever the GT costs, and the caller's share never crosses a pipe.
+A large plain file is cut between records into ranges of ~RANGE_BYTES.  A
+forked worker parses them from the front of the file, IN_FLIGHT at a time,
+while the caller reads the GT; the caller then parses ranges from the end
+until the two meet (:class:`_Sharing`).  The work splits itself between the
+processes whatever the GT costs, and the caller's share never crosses a pipe.
 Any problem (an invalid record, a cut that does not parse) falls back to the
 serial reader, which also words the error exactly.
 """
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +27,8 @@ if TYPE_CHECKING:  # imported when workers are started: a plain small run never 
     from concurrent.futures import Future, ProcessPoolExecutor
 
 PARALLEL_MIN_BYTES = 16 << 20  # below this, a worker process costs more than it saves
-RANGE_BYTES = 8 << 20  # bytes of prediction file per task: small enough for the two processes to finish together
+RANGE_BYTES = 4 << 20  # bytes of prediction file per range: the two processes finish within one range
+IN_FLIGHT = 2  # ranges handed to the worker at a time: it never waits, and the caller can take the rest
 
 
 class PredictionReader:
@@ -44,9 +46,9 @@ class PredictionReader:
         self.name = display_name(source) if isinstance(source, (str, Path)) else (name or "<predictions>")
         self.protocol: Protocol | None = None
         self._pool: ProcessPoolExecutor | None = None
-        self._tasks: list[tuple[Future, int, int, bool]] | None = None
-        workers = workers if workers is not None else min(2, os.cpu_count() or 1)
-        if workers > 1 and isinstance(source, (str, Path)) and _parallel_ok(source):
+        self._sharing: _Sharing | None = None
+        self._workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+        if self._workers > 1 and isinstance(source, (str, Path)) and _parallel_ok(source):
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
@@ -54,27 +56,26 @@ class PredictionReader:
                 context = multiprocessing.get_context("fork")
             except ValueError:  # no fork on this platform: read serially
                 return
-            self._pool = ProcessPoolExecutor(max_workers=workers - 1, mp_context=context)
+            self._pool = ProcessPoolExecutor(max_workers=self._workers - 1, mp_context=context)
             self._pool.submit(_ready)  # a fork-context pool forks all its workers on the first submit
 
     def start(self, protocol: Protocol) -> None:
-        """Queue the file's ranges; again with another protocol discards the first start's work."""
+        """Hand the workers the file; again with another protocol discards the first start's work."""
         if self.protocol == protocol:
             return
-        if self._tasks is not None:
-            for future, *_ in self._tasks:
-                future.cancel()
+        if self._sharing is not None:
+            self._sharing.stop()
         self.protocol = protocol
         if self._pool is not None:
-            self._tasks = _submit_ranges(self._pool, str(self.source), protocol)
+            self._sharing = _Sharing.of(self._pool, str(self.source), protocol, IN_FLIGHT * (self._workers - 1))
 
     def load(self, gt: GroundTruth, allow_unknown_images: bool = False,
              progress: Callable[[float], None] | None = None) -> Predictions:
         """The predictions checked against ``gt``; ``progress(fraction)`` hears the share of the file parsed."""
         cols = None
-        if self._tasks is not None:
+        if self._sharing is not None:
             try:
-                cols = Columns.concatenate(self._shared(progress))
+                cols = Columns.concatenate(self._sharing.columns(progress))
             except Exception:  # noqa: BLE001 - the serial reader re-reads and reports precisely
                 cols = None
             self.close()
@@ -88,32 +89,99 @@ class PredictionReader:
             cols = Columns.concatenate(columns_of_chunks(read, self.protocol or gt.protocol, self.name))
         return finish_predictions(cols, gt, self.name, allow_unknown_images)
 
-    def _shared(self, progress: Callable[[float], None] | None) -> list[Columns]:
-        """Every range's columns in file order: those no worker has started are read here, last first,
-        while the workers go on from the front."""
-        assert self._tasks is not None and self.protocol is not None
-        ranges: list[list[Columns] | None] = [None] * len(self._tasks)
-        done = 0
-        for i in reversed(range(len(self._tasks))):
-            future, start, stop, bbox_area = self._tasks[i]
-            if not future.cancel():  # running or done: so are all before it
-                break
-            ranges[i] = _read_range(str(self.source), start, stop, self.protocol, bbox_area)
-            done += 1
-            if progress is not None:
-                progress(done / len(ranges))
-        for i, (future, *_) in enumerate(self._tasks):
-            if ranges[i] is None:
-                ranges[i] = future.result()
-                done += 1
-                if progress is not None:
-                    progress(done / len(ranges))
-        return [columns for found in ranges for columns in (found or [])]
-
     def close(self) -> None:
+        if self._sharing is not None:
+            self._sharing.stop()
+            self._sharing = None
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool, self._tasks = None, None
+            self._pool = None
+
+
+class _Sharing:
+    """A file's ranges split between the workers (from the front) and the caller (from the end).
+
+    ``front`` is the next range for a worker, ``back`` the last range not yet taken by the caller;
+    each worker range done hands the next one out (from the pool's thread), so that only
+    ``in_flight`` ranges are ever queued and every other range stays free for the caller.
+    """
+
+    def __init__(self, pool: ProcessPoolExecutor, path: str, protocol: Protocol, bbox_area: bool,
+                 ranges: list[tuple[int, int]], in_flight: int):
+        self.pool, self.path, self.protocol, self.bbox_area, self.ranges = pool, path, protocol, bbox_area, ranges
+        self.results: list[Future | list[Columns] | None] = [None] * len(ranges)
+        self.front, self.back, self.stopped = 0, len(ranges), False
+        self.lock = threading.Lock()
+        for _ in range(in_flight):
+            self._hand_out()
+
+    @classmethod
+    def of(cls, pool: ProcessPoolExecutor, path: str, protocol: Protocol, in_flight: int) -> _Sharing | None:
+        """The sharing of ``path`` cut into ranges between records; None if a cut cannot be found."""
+        size = os.path.getsize(path)
+        cuts = [0]
+        for near in range(RANGE_BYTES, size - RANGE_BYTES // 2, RANGE_BYTES):
+            cut = split_point(path, near)
+            if cut is None or cut <= cuts[-1]:
+                return None
+            cuts.append(cut)
+        first = _first_record(path)
+        if first is None:
+            return None
+        ranges = [(a if a == 0 else a + 1, b) for a, b in zip(cuts, cuts[1:] + [size])]
+        return cls(pool, path, protocol, area_from_bbox(first), ranges, in_flight)
+
+    def _hand_out(self, done: Future | None = None) -> None:
+        """Give a worker the next range from the front, if the caller has not taken it."""
+        with self.lock:
+            if self.stopped or self.front >= self.back:
+                return
+            i = self.front
+            self.front += 1
+            start, stop = self.ranges[i]
+            try:
+                future = self.pool.submit(_read_range, self.path, start, stop, self.protocol, self.bbox_area)
+            except RuntimeError:  # the pool is broken (a worker died) or shut down: the range stays the caller's
+                self.front -= 1
+                self.stopped = True
+                return
+            self.results[i] = future
+        future.add_done_callback(self._hand_out)  # outside the lock: a done future calls back at once
+
+    def _take_back(self) -> int | None:
+        """The last range no worker has, now the caller's; None when none is left."""
+        with self.lock:
+            if self.front >= self.back:
+                return None
+            self.back -= 1
+            return self.back
+
+    def columns(self, progress: Callable[[float], None] | None) -> list[Columns]:
+        """Every range's columns in file order: the caller's read here, last first, then the workers'."""
+        done = 0
+        while (i := self._take_back()) is not None:
+            self.results[i] = _read_range(self.path, *self.ranges[i], self.protocol, self.bbox_area)
+            done += 1
+            if progress is not None:
+                progress(done / len(self.ranges))
+        columns: list[Columns] = []
+        for result in self.results:
+            if not isinstance(result, list):
+                assert result is not None
+                result = result.result()
+                done += 1
+                if progress is not None:
+                    progress(done / len(self.ranges))
+            columns += result
+        return columns
+
+    def stop(self) -> None:
+        """No more ranges handed out (the pool may be shutting down); queued ones are cancelled."""
+        with self.lock:
+            self.stopped = True
+        for result in self.results:
+            if not isinstance(result, list) and result is not None:
+                result.cancel()
 
 
 def _ready() -> None:
@@ -128,25 +196,6 @@ def _parallel_ok(path: Any) -> bool:
             return f.read(2) != b"\x1f\x8b"  # gzip streams cannot be split
     except OSError:
         return False
-
-
-def _submit_ranges(pool: ProcessPoolExecutor, path: str,
-                   protocol: Protocol) -> list[tuple[Future, int, int, bool]] | None:
-    """One task per ~RANGE_BYTES of the file, cut between records, with its byte range and loadRes' area rule
-    (from the file's first record); None if a cut cannot be found."""
-    size = os.path.getsize(path)
-    cuts = [0]
-    for near in range(RANGE_BYTES, size - RANGE_BYTES // 2, RANGE_BYTES):
-        cut = split_point(path, near)
-        if cut is None or cut <= cuts[-1]:
-            return None
-        cuts.append(cut)
-    first = _first_record(path)
-    if first is None:
-        return None
-    bbox_area = area_from_bbox(first)
-    ranges = [(a if a == 0 else a + 1, b) for a, b in zip(cuts, cuts[1:] + [size])]
-    return [(pool.submit(_read_range, path, a, b, protocol, bbox_area), a, b, bbox_area) for a, b in ranges]
 
 
 def _read_range(path: str, start: int, stop: int, protocol: Protocol, bbox_area: bool) -> list[Columns]:
