@@ -64,12 +64,20 @@ def pair_oks(
         counts = n_labelled[g]
         unlabelled = int(np.searchsorted(counts, 1))  # the block's first rows, if any
         oks = np.empty(len(pairs))
-        if unlabelled:
+        if unlabelled:  # distances to the doubled box: float32 differences, float64 sums, as the oracle
             gu, p = g[:unlabelled], d[:unlabelled]
-            dist = np.maximum(low[gu, None, :] - p, 0).astype(np.float64)
-            dist += np.maximum(p - high[gu, None, :], 0)
-            sq = dist[:, :, 0] ** 2 + dist[:, :, 1] ** 2
-            oks[:unlabelled] = np.exp(-similarity_exponent(sq, variances, gt_area[gu, None])).mean(axis=1)
+            below = np.subtract(low[gu, None, :], p)
+            np.maximum(below, 0, out=below)
+            above = np.subtract(p, high[gu, None, :])
+            np.maximum(above, 0, out=above)
+            dist = np.add(below, above, dtype=np.float64)
+            np.square(dist, out=dist)
+            e = np.divide(dist[:, :, 0] + dist[:, :, 1], variances)  # similarity_exponent, in place
+            np.divide(e, gt_area[gu, None] + EPS, out=e)
+            np.divide(e, 2, out=e)
+            np.negative(e, out=e)
+            np.exp(e, out=e)
+            oks[:unlabelled] = e.mean(axis=1)
         if unlabelled < len(pairs):
             gl = g[unlabelled:]
             diff = d[unlabelled:] - gt_xy[gl]  # in the coordinate dtype, as the oracle
