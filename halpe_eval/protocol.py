@@ -17,6 +17,7 @@ import math
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -264,8 +265,18 @@ def is_positive_number(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0
 
 
+@cache
 def builtin_names() -> tuple[str, ...]:
     return tuple(sorted(p.stem for p in BUILTIN_DIR.glob("*.json")))
+
+
+@cache
+def _builtin(name: str) -> Protocol:
+    """A built-in protocol, read and validated once per process (a Protocol is immutable)."""
+    from .protocol_schema import protocol_from_mapping
+
+    path = BUILTIN_DIR / f"{name}.json"
+    return protocol_from_mapping(_read_protocol_file(path), source=str(path))
 
 
 def detect_protocol(annotation: Mapping) -> Protocol:
@@ -310,14 +321,13 @@ def load_protocol(spec: Any) -> Protocol:
         return protocol_from_mapping(spec, source="<mapping>")
     spec = str(spec)
     if spec in builtin_names():
-        path = BUILTIN_DIR / f"{spec}.json"
-    else:
-        path = Path(spec)
-        if not path.is_file():
-            raise InputError(
-                f"unknown protocol {spec!r}: not a built-in ({', '.join(builtin_names())}) "
-                "and no such file"
-            )
+        return _builtin(spec)
+    path = Path(spec)
+    if not path.is_file():
+        raise InputError(
+            f"unknown protocol {spec!r}: not a built-in ({', '.join(builtin_names())}) "
+            "and no such file"
+        )
     return protocol_from_mapping(_read_protocol_file(path), source=str(path))
 
 
