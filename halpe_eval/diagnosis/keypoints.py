@@ -45,6 +45,10 @@ class KeypointErrors:
     best: np.ndarray  # (M, Kp) best keypoint similarity m (0 where no GT labels the keypoint)
     corrected: np.ndarray  # (M, Kp, 2) corrected x, y (the prediction's own where nothing is fixed)
 
+    def subset(self, at: np.ndarray) -> KeypointErrors:
+        """The matches at positions ``at``."""
+        return KeypointErrors(self.dt[at], self.gt[at], self.classes[at], self.best[at], self.corrected[at])
+
     def counts(self) -> np.ndarray:
         """(5, Kp) number of keypoints of each class, per keypoint."""
         return np.stack([(self.classes == c).sum(axis=0) for c in range(len(ERROR_TYPES))])

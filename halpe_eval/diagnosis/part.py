@@ -23,8 +23,8 @@ from ..protocol import Protocol
 from ..reading.ground_truth import GroundTruth
 from ..reading.predictions import Predictions
 from .instances import false_negatives, false_positives, scoring_errors
-from .keypoints import ERROR_TYPES, INVERSION, SWAP, KeypointErrors, classify
-from .optimal_score import best_oks, soft_nms
+from .keypoints import ERROR_TYPES, GOOD, INVERSION, SWAP, KeypointErrors, classify
+from .optimal_score import OptimalScores, best_oks
 from .scene import Scene, build_scene, dt_ignored, match, precision_recall, similarity
 from .sequence import BackgroundCounts, RangeSequence, StepCurves, run_sequences, unmatched_counts
 
@@ -56,10 +56,13 @@ def diagnose_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: st
     precision, recall = precision_recall(scene, scene.score, scene.rank, matched >= 0,
                                          dt_ignored(scene, matched, everything), scene.gt_ignored)
     located = match(scene, oks, scene.rank, scene.gt_ignored, np.array([LOCALIZATION_OKS]))[:, 0]
-    errors = _classified(scene, located, proto.flip_map())
+    unique, members = _classified(scene, located, proto.flip_map())
+    errors = [unique.subset(at) for at in members]
+    optimal = OptimalScores(scene, np.concatenate([scene.xy, unique.corrected.astype(scene.xy.dtype)]))
+    original = optimal(np.arange(len(scene.dt)), best_oks(scene, oks, scene.gt_ignored[0]))
+    rows = [_corrected_rows(scene, unique, at) for at in members]
     baseline = [StepCurves(precision[..., a], recall[..., a]) for a in range(len(scene.area_names))]
-    ranges = dict(zip(scene.area_names, run_sequences(scene, oks, errors, baseline)))
-    original = soft_nms(scene, scene.xy, best_oks(scene, oks, scene.gt_ignored[0]))
+    ranges = dict(zip(scene.area_names, run_sequences(scene, oks, errors, baseline, optimal, rows)))
     instances = {"false_negatives": false_negatives(scene, matched[0]),
                  "false_positives": false_positives(scene, matched[0]),
                  "scoring_errors": scoring_errors(scene, oks, original)}
@@ -71,9 +74,9 @@ def diagnose_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: st
     )
 
 
-def _classified(scene: Scene, located: np.ndarray, flip: np.ndarray) -> list[KeypointErrors]:
-    """The keypoint errors of each range's analysed matches; a (prediction, GT) match found in several
-    ranges is classified once."""
+def _classified(scene: Scene, located: np.ndarray, flip: np.ndarray) -> tuple[KeypointErrors, list[np.ndarray]]:
+    """The keypoint errors of the analysed matches of every range, each (prediction, GT) match classified
+    once, and the positions in them of each range's matches."""
     keys = []
     for row in located:
         dt = np.flatnonzero(row >= 0)
@@ -81,13 +84,16 @@ def _classified(scene: Scene, located: np.ndarray, flip: np.ndarray) -> list[Key
         keys.append(dt * len(scene.gt.ann_ids) + row[dt])
     unique = np.unique(np.concatenate(keys)) if keys else np.zeros(0, dtype=np.int64)
     n_gt = max(len(scene.gt.ann_ids), 1)
-    errors = classify(scene, unique // n_gt, unique % n_gt, flip)
-    out = []
-    for key in keys:
-        at = np.searchsorted(unique, key)
-        out.append(KeypointErrors(errors.dt[at], errors.gt[at], errors.classes[at], errors.best[at],
-                                  errors.corrected[at]))
-    return out
+    return classify(scene, unique // n_gt, unique % n_gt, flip), [np.searchsorted(unique, key) for key in keys]
+
+
+def _corrected_rows(scene: Scene, unique: KeypointErrors, at: np.ndarray) -> np.ndarray:
+    """(N,) each prediction's keypoint row after every fix of a range whose matches are ``unique[at]``: its own
+    (0..N-1), or N + its match's position in ``unique`` where a fix moves it."""
+    rows = np.arange(len(scene.dt))
+    moved = at[(unique.classes[at] > GOOD).any(axis=1)]
+    rows[unique.dt[moved]] = len(scene.dt) + moved
+    return rows
 
 
 def _whole_part_errors(scene: Scene, proto: Protocol, errors: KeypointErrors) -> dict[str, dict[str, int]]:

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..accumulate import mean_defined
 from .keypoints import FIXES, KeypointErrors, fix_keypoints
-from .optimal_score import best_oks, soft_nms
+from .optimal_score import OptimalScores, best_oks
 from .scene import Scene, dt_ignored, match, pairs_of, precision_recall, rank_by, similarity
 
 STEPS = ("baseline", *FIXES, "score", "background", "false_negative")
@@ -76,11 +76,12 @@ class RangeSequence:
     background: BackgroundCounts
 
 
-def run_sequences(scene: Scene, oks: np.ndarray, errors: list[KeypointErrors],
-                  baseline: list[StepCurves]) -> list[RangeSequence]:
+def run_sequences(scene: Scene, oks: np.ndarray, errors: list[KeypointErrors], baseline: list[StepCurves],
+                  optimal: OptimalScores, rows: list[np.ndarray]) -> list[RangeSequence]:
     """The cumulative sequence of every area range; ``oks`` (P,) of the original keypoints, ``errors[a]`` the
-    classified matches of range a, ``baseline[a]`` its standard evaluation.  The fixes keep the scores, so
-    each fix is accumulated for every range in one pass."""
+    classified matches of range a, ``baseline[a]`` its standard evaluation, ``rows[a]`` the predictions'
+    keypoint rows in ``optimal`` after every fix of range a.  The fixes keep the scores, so each fix is
+    accumulated for every range in one pass."""
     n_areas = len(scene.area_names)
     steps: list[dict[str, StepCurves]] = [{"baseline": b} for b in baseline]
     xys = [scene.xy.copy() for _ in range(n_areas)]
@@ -95,14 +96,15 @@ def run_sequences(scene: Scene, oks: np.ndarray, errors: list[KeypointErrors],
                                              dt_ignored(scene, matched, slice(None)), scene.gt_ignored)
         for a in range(n_areas):
             steps[a][fix] = StepCurves(precision[..., a], recall[..., a])
-    return [_rescored(scene, a, xys[a], okss[a], steps[a]) for a in range(n_areas)]
+    return [_rescored(scene, a, optimal, rows[a], okss[a], steps[a]) for a in range(n_areas)]
 
 
-def _rescored(scene: Scene, area: int, xy: np.ndarray, oks: np.ndarray, steps: dict[str, StepCurves]) -> RangeSequence:
+def _rescored(scene: Scene, area: int, scores: OptimalScores, rows: np.ndarray, oks: np.ndarray,
+              steps: dict[str, StepCurves]) -> RangeSequence:
     """The steps after the keypoint fixes in one range: optimal scores, background FP removed, FN removed."""
     sl = slice(area, area + 1)
     ignored_gt = scene.gt_ignored[sl]
-    optimal = soft_nms(scene, xy, best_oks(scene, oks, ignored_gt[0]))
+    optimal = scores(rows, best_oks(scene, oks, ignored_gt[0]))
     rank = rank_by(scene, optimal)
     matched = match(scene, oks, rank, ignored_gt)
     ignored_dt = dt_ignored(scene, matched, sl)
