@@ -117,17 +117,11 @@ def _corrected(scene: Scene, dt: np.ndarray, gt: np.ndarray, classes: np.ndarray
 
 
 def fix_keypoints(errors: KeypointErrors, xy: np.ndarray, kinds: tuple[str, ...]) -> np.ndarray:
-    """Move, in ``xy`` (N, Kp, 2) itself, the keypoints of the classes ``kinds`` to their corrections;
-    the predictions moved, as an (N,) mask."""
-    codes = [ERROR_TYPES.index(k) for k in kinds]
-    mask = np.isin(errors.classes, codes)
-    rows = np.flatnonzero(mask.any(axis=1))
-    current = xy[errors.dt[rows]]
-    current[mask[rows]] = errors.corrected[rows][mask[rows]].astype(xy.dtype)
-    xy[errors.dt[rows]] = current
-    moved = np.zeros(len(xy), dtype=bool)
-    moved[errors.dt[rows]] = True
-    return moved
+    """Move, in ``xy`` (M, Kp, 2) itself (the keypoints of the M matches), the keypoints of the classes
+    ``kinds`` to their corrections; the matches moved, as an (M,) mask."""
+    mask = np.isin(errors.classes, [ERROR_TYPES.index(k) for k in kinds])
+    xy[mask] = errors.corrected[mask].astype(xy.dtype)
+    return np.asarray(mask.any(axis=1))
 
 
 __all__ = ["ERROR_TYPES", "FIXES", "KeypointErrors", "classify", "fix_keypoints", "shift"]

@@ -23,10 +23,10 @@ from ..protocol import Protocol
 from ..reading.ground_truth import GroundTruth
 from ..reading.predictions import Predictions
 from .instances import false_negatives, false_positives, scoring_errors
-from .keypoints import ERROR_TYPES, GOOD, INVERSION, SWAP, KeypointErrors, classify
+from .keypoints import ERROR_TYPES, INVERSION, SWAP, KeypointErrors, classify
 from .optimal_score import OptimalScores, best_oks
-from .scene import Scene, build_scene, dt_ignored, match, precision_recall, similarity
-from .sequence import BackgroundCounts, RangeSequence, StepCurves, run_sequences, unmatched_counts
+from .scene import Scene, build_scene, match, similarity
+from .sequence import BackgroundCounts, RangeSequence, run_sequences, unmatched_counts
 
 LOCALIZATION_OKS = 0.1
 
@@ -51,26 +51,21 @@ def diagnose_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: st
     """Diagnose ``part``; ``whole_parts`` adds the counts of mirrored and borrowed parts (whole skeleton)."""
     scene = build_scene(gt, preds, proto, part)
     oks = similarity(scene, scene.xy)
-    everything = slice(None)
-    matched = match(scene, oks, scene.rank, scene.gt_ignored)
-    precision, recall = precision_recall(scene, scene.score, scene.rank, matched >= 0,
-                                         dt_ignored(scene, matched, everything), scene.gt_ignored)
     located = match(scene, oks, scene.rank, scene.gt_ignored, np.array([LOCALIZATION_OKS]))[:, 0]
     unique, members = _classified(scene, located, proto.flip_map())
-    errors = [unique.subset(at) for at in members]
+    analysed = unique.subset(members[0])
     optimal = OptimalScores(scene, np.concatenate([scene.xy, unique.corrected.astype(scene.xy.dtype)]))
     original = optimal(np.arange(len(scene.dt)), best_oks(scene, oks, scene.gt_ignored[0]))
-    rows = [_corrected_rows(scene, unique, at) for at in members]
-    baseline = [StepCurves(precision[..., a], recall[..., a]) for a in range(len(scene.area_names))]
-    ranges = dict(zip(scene.area_names, run_sequences(scene, oks, errors, baseline, optimal, rows)))
+    sequences, matched = run_sequences(scene, oks, unique, members, optimal)
+    ranges = dict(zip(scene.area_names, sequences))
     instances = {"false_negatives": false_negatives(scene, matched[0]),
                  "false_positives": false_positives(scene, matched[0]),
                  "scoring_errors": scoring_errors(scene, oks, original)}
     return PartDiagnosis(
         part=part, keypoints=tuple(proto.keypoints[i] for i in scene.columns),
-        thresholds=tuple(proto.params.oks_thresholds), error_counts=errors[0].counts(), analysed=len(errors[0].dt),
+        thresholds=tuple(proto.params.oks_thresholds), error_counts=analysed.counts(), analysed=len(analysed.dt),
         ranges=ranges, background=unmatched_counts(scene, matched[0], 0), instances=instances,
-        whole_parts=_whole_part_errors(scene, proto, errors[0]) if whole_parts else {},
+        whole_parts=_whole_part_errors(scene, proto, analysed) if whole_parts else {},
     )
 
 
@@ -85,15 +80,6 @@ def _classified(scene: Scene, located: np.ndarray, flip: np.ndarray) -> tuple[Ke
     unique = np.unique(np.concatenate(keys)) if keys else np.zeros(0, dtype=np.int64)
     n_gt = max(len(scene.gt.ann_ids), 1)
     return classify(scene, unique // n_gt, unique % n_gt, flip), [np.searchsorted(unique, key) for key in keys]
-
-
-def _corrected_rows(scene: Scene, unique: KeypointErrors, at: np.ndarray) -> np.ndarray:
-    """(N,) each prediction's keypoint row after every fix of a range whose matches are ``unique[at]``: its own
-    (0..N-1), or N + its match's position in ``unique`` where a fix moves it."""
-    rows = np.arange(len(scene.dt))
-    moved = at[(unique.classes[at] > GOOD).any(axis=1)]
-    rows[unique.dt[moved]] = len(scene.dt) + moved
-    return rows
 
 
 def _whole_part_errors(scene: Scene, proto: Protocol, errors: KeypointErrors) -> dict[str, dict[str, int]]:
