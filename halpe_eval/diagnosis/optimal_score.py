@@ -100,7 +100,8 @@ class OptimalScores:
         table = np.ones(int(self.base[-1] + self.size[-1] ** 2) + 1 if len(self.size) else 1)
         table[self.at] = factor
         table[self.at_transposed] = factor
-        return self._decay(start, table)
+        decaying = np.unique(self.group_row[self.first[factor != 1.0]])  # the others keep their scores
+        return self._decay(start, table, decaying)
 
     def _near(self, ri: np.ndarray, rj: np.ndarray) -> np.ndarray:
         """Whether a pair's factor can differ from 1.0 (see FAR)."""
@@ -124,24 +125,30 @@ class OptimalScores:
         o = np.sum(np.exp(e, out=e), axis=1) / e.shape[1]
         return np.exp(-(o**2) / 0.5)
 
-    def _decay(self, start: np.ndarray, table: np.ndarray) -> np.ndarray:
-        """The soft-NMS on the (group, slot) table: at step k each group's k-th prediction is settled."""
-        n_groups, width = self.at_slot.shape
-        score = np.full((n_groups, width), -np.inf)  # empty slots sort last and stay -inf
-        score[self.group_row, self.slot] = start
-        slot = np.broadcast_to(np.arange(width), (n_groups, width)).copy()  # current order of the slots
-        final = np.empty(len(start))
+    def _decay(self, start: np.ndarray, table: np.ndarray, groups: np.ndarray) -> np.ndarray:
+        """The soft-NMS of the groups ``groups`` (rows, ascending) on a (group, slot) table: at step k each group's
+        k-th prediction is settled.  Every other prediction keeps its start."""
+        size, base, at_slot = self.size[groups], self.base[groups], self.at_slot[groups]
+        width = int(size.max(initial=0))
+        sub = np.full(len(self.size), -1)
+        sub[groups] = np.arange(len(groups))
+        sub = sub[self.group_row]
+        inside = sub >= 0
+        score = np.full((len(groups), width), -np.inf)  # empty slots sort last and stay -inf
+        score[sub[inside], self.slot[inside]] = start[inside]
+        slot = np.broadcast_to(np.arange(width), (len(groups), width)).copy()  # current order of the slots
+        final = start.astype(np.float64)
         empty = len(table) - 1
         for k in range(width):
-            active = int(np.searchsorted(-self.size, -k, side="left"))  # groups with more than k predictions
+            active = int(np.searchsorted(-size, -k, side="left"))  # groups with more than k predictions
             rest = np.argsort(-score[:active, k:], axis=1, kind="stable")  # ties keep the previous order
             score[:active, k:] = np.take_along_axis(score[:active, k:], rest, axis=1)
             slot[:active, k:] = np.take_along_axis(slot[:active, k:], rest, axis=1)
             chosen = slot[:active, k]
-            final[self.at_slot[np.arange(active), chosen]] = score[:active, k]
-            size = self.size[:active, None]
+            final[at_slot[np.arange(active), chosen]] = score[:active, k]
+            n = size[:active, None]
             others = slot[:active, k + 1 :]
-            at = np.where(others < size, self.base[:active, None] + chosen[:, None] * size + others, empty)
+            at = np.where(others < n, base[:active, None] + chosen[:, None] * n + others, empty)
             score[:active, k + 1 :] *= table[at]
         return final
 
