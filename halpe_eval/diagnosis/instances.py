@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ..match import run_heads
 from .scene import Scene, image_rows, rank_by
 
 SIZE_BINS = (("small", -1.0, 32.0**2), ("medium", 32.0**2, 64.0**2), ("large", 64.0**2, 96.0**2),
@@ -103,41 +104,62 @@ def _table(selected: np.ndarray, population: np.ndarray, bins: tuple, masks: lis
 def scoring_errors(scene: Scene, oks: np.ndarray, optimal: np.ndarray) -> dict[str, Any]:
     """Ranking errors in range 'all' with the original keypoints; ``oks`` (P,), ``optimal`` (N,) scores."""
     reordered = np.zeros(len(scene.gt.image_ids), dtype=bool)
-    changed = rank_by(scene, optimal) != scene.rank
-    reordered[scene.dt_image[changed]] = True
+    optimal_rank = rank_by(scene, optimal)
+    reordered[scene.dt_image[optimal_rank != scene.rank]] = True
     with_predictions = len(np.unique(scene.dt_image))
     return {
         "images_reordered": int(reordered.sum()), "images_with_predictions": with_predictions,
         "original_score": _ranking_errors(scene, oks, scene.rank),
-        "optimal_score": _ranking_errors(scene, oks, rank_by(scene, optimal)),
+        "optimal_score": _ranking_errors(scene, oks, optimal_rank),
     }
 
 
 def _ranking_errors(scene: Scene, oks: np.ndarray, rank: np.ndarray) -> int:
-    """coco-analyze's scoring errors: per image, GT by descending best OKS; each takes its best free candidate
-    (OKS >= 0.5); an error when that candidate is not the best-ranked one among at least two."""
+    """coco-analyze's scoring errors: per image, GT by descending best OKS (ties: file order); each takes its
+    best free candidate (OKS >= 0.5; ties: the best-ranked), the image stopping at the first GT left with
+    none; an error when that candidate is not the best-ranked one among at least two.
+
+    All images at once: round r serves the r-th GT of every image still going.
+    """
     counted = ~scene.gt_ignored[0][scene.pair_gt]
     good = counted & (oks >= MATCH_OKS)
     per_gt = np.bincount(scene.pair_gt[good], minlength=len(scene.gt.ann_ids))
-    images = np.unique(scene.gt.image_index[per_gt >= 2])  # only there can a GT have two candidates
+    images = np.zeros(len(scene.gt.image_ids), dtype=bool)
+    images[scene.gt.image_index[per_gt >= 2]] = True  # only there can a GT have two candidates
+    sel = np.flatnonzero(counted & images[scene.dt_image[scene.pair_dt]])
+    dt, gt, value = scene.pair_dt[sel], scene.pair_gt[sel], oks[sel]
+    # The GT of each image in serving order: descending best OKS over the image's counted pairs, file order.
+    gts, inverse = np.unique(gt, return_inverse=True)
+    best = np.zeros(len(gts))
+    np.maximum.at(best, inverse.reshape(-1), value)
+    image = scene.gt.image_index[gts]
+    queue = np.lexsort((gts, -best, image))
+    head, start = run_heads(image[queue])
+    turn = np.empty(len(gts), dtype=np.int64)
+    turn[queue] = np.arange(len(queue)) - start  # the round in which each GT is served
+    # Each GT's candidates (OKS >= 0.5) in ranking order (rank, then index), as runs of (candidate) rows.
+    cand = np.flatnonzero(value >= MATCH_OKS)
+    cand = cand[np.lexsort((dt[cand], rank[dt[cand]], inverse.reshape(-1)[cand]))]
+    owner = inverse.reshape(-1)[cand]
+    used = np.zeros(len(scene.dt), dtype=bool)
+    going = np.ones(len(scene.gt.image_ids), dtype=bool)
     errors = 0
-    pairs_by_image = scene.dt_image[scene.pair_dt]
-    for image in images:
-        sel = np.flatnonzero(counted & (pairs_by_image == image))
-        dts, dt_pos = np.unique(scene.pair_dt[sel], return_inverse=True)
-        gts, gt_pos = np.unique(scene.pair_gt[sel], return_inverse=True)
-        table = np.zeros((len(dts), len(gts)))
-        table[dt_pos.reshape(-1), gt_pos.reshape(-1)] = oks[sel]
-        listed = np.argsort(rank[dts], kind="stable")  # candidates in ranking order
-        table = table[listed]
-        used = np.zeros(len(dts), dtype=bool)
-        for g in np.argsort(-table.max(axis=0), kind="stable"):
-            free = np.flatnonzero((table[:, g] >= MATCH_OKS) & ~used)
-            if not len(free):
-                break
-            best = free[np.argmax(table[free, g])]
-            used[best] = True
-            errors += int(len(free) > 1 and best != free[0])
+    for r in range(int(turn.max(initial=-1)) + 1):
+        served = np.flatnonzero((turn == r) & going[image])  # one GT per image still going
+        rows = cand[np.isin(owner, served)]
+        rows = rows[~used[dt[rows]]]  # free candidates, grouped by GT, in ranking order
+        who = inverse.reshape(-1)[rows]
+        first, _ = run_heads(who)
+        starts = np.flatnonzero(first)
+        top = np.maximum.reduceat(value[rows], starts) if len(rows) else np.zeros(0)
+        seg = np.cumsum(first) - 1
+        hits = np.flatnonzero(value[rows] == top[seg])
+        chosen = hits[run_heads(seg[hits])[0]]  # the first free candidate reaching the best OKS
+        used[dt[rows[chosen]]] = True
+        count = np.diff(np.r_[starts, len(rows)])
+        errors += int(((count > 1) & (chosen != starts)).sum())
+        going[image[served]] = False
+        going[image[who[starts]]] = True  # an image stops at a GT left without a free candidate
     return errors
 
 

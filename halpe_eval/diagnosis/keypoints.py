@@ -45,6 +45,10 @@ class KeypointErrors:
     best: np.ndarray  # (M, Kp) best keypoint similarity m (0 where no GT labels the keypoint)
     corrected: np.ndarray  # (M, Kp, 2) corrected x, y (the prediction's own where nothing is fixed)
 
+    def subset(self, at: np.ndarray) -> KeypointErrors:
+        """The matches at positions ``at``."""
+        return KeypointErrors(self.dt[at], self.gt[at], self.classes[at], self.best[at], self.corrected[at])
+
     def counts(self) -> np.ndarray:
         """(5, Kp) number of keypoints of each class, per keypoint."""
         return np.stack([(self.classes == c).sum(axis=0) for c in range(len(ERROR_TYPES))])
@@ -113,17 +117,11 @@ def _corrected(scene: Scene, dt: np.ndarray, gt: np.ndarray, classes: np.ndarray
 
 
 def fix_keypoints(errors: KeypointErrors, xy: np.ndarray, kinds: tuple[str, ...]) -> np.ndarray:
-    """Move, in ``xy`` (N, Kp, 2) itself, the keypoints of the classes ``kinds`` to their corrections;
-    the predictions moved, as an (N,) mask."""
-    codes = [ERROR_TYPES.index(k) for k in kinds]
-    mask = np.isin(errors.classes, codes)
-    rows = np.flatnonzero(mask.any(axis=1))
-    current = xy[errors.dt[rows]]
-    current[mask[rows]] = errors.corrected[rows][mask[rows]].astype(xy.dtype)
-    xy[errors.dt[rows]] = current
-    moved = np.zeros(len(xy), dtype=bool)
-    moved[errors.dt[rows]] = True
-    return moved
+    """Move, in ``xy`` (M, Kp, 2) itself (the keypoints of the M matches), the keypoints of the classes
+    ``kinds`` to their corrections; the matches moved, as an (M,) mask."""
+    mask = np.isin(errors.classes, [ERROR_TYPES.index(k) for k in kinds])
+    xy[mask] = errors.corrected[mask].astype(xy.dtype)
+    return np.asarray(mask.any(axis=1))
 
 
 __all__ = ["ERROR_TYPES", "FIXES", "KeypointErrors", "classify", "fix_keypoints", "shift"]

@@ -8,20 +8,25 @@ part's keypoints of ``exp(-d^2 / (2 sigma)^2 / (0.5 (a_M + a_Q) + eps) / 2)`` wi
 of the keypoints' extent.  coco-analyze decays with the keypoints corrected for the *last* area
 range it analysed (quirk 12.4); halpe-eval uses each range's own corrections.
 
-Vectorised over images: step k settles the k-th prediction of every image at once.  A pair whose
-boxes are so far apart that every keypoint's exponent exceeds FAR (``o`` below 3e-9) is skipped:
-its factor ``exp(-o^2 / 0.5)`` rounds to exactly 1.0, so the scores are bit-identical.
-Shapes: N kept predictions, Kp keypoints, P pairs.
+The factor of a pair depends on the two predictions' keypoints alone (and is symmetric), so it is
+computed once per pair of keypoint sets: :class:`OptimalScores` is called with each keypoint
+configuration (a row of a keypoint table per prediction: as given, or as corrected in a range) and
+recomputes only the pairs whose rows changed since the previous call.  A pair with a zero score
+never needs its factor (a zero score stays zero; a zero-scored M only leads predictions at zero),
+nor does a pair whose boxes are so far apart that every keypoint's exponent exceeds FAR (``o``
+below 3e-9): its factor ``exp(-o^2 / 0.5)`` rounds to exactly 1.0.  The decay runs over all images
+at once on an (image, slot) table, one settled prediction per image and step.
+Shapes: N kept predictions, R keypoint rows, Kp keypoints, Q pairs of predictions in one image.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..match import run_heads
 from ..oks import EPS, keypoint_boxes
 from .scene import Scene
 
 FAR = 20.0  # exponent above which exp(-(exp(-FAR))^2 / 0.5) == 1.0 in float64 (needs > 19.06)
+BLOCK_PAIRS = 4096  # pairs per block of factors: bounds the (pairs, Kp) temporaries
 
 
 def best_oks(scene: Scene, oks: np.ndarray, ignored_gt: np.ndarray) -> np.ndarray:
@@ -34,45 +39,118 @@ def best_oks(scene: Scene, oks: np.ndarray, ignored_gt: np.ndarray) -> np.ndarra
     return out
 
 
-def soft_nms(scene: Scene, xy: np.ndarray, start: np.ndarray) -> np.ndarray:
-    """(N,) coco-analyze's optimal scores from ``start`` (N,) and the keypoints ``xy`` (N, Kp, 2)."""
-    x = np.ascontiguousarray(xy[:, :, 0], dtype=np.float64)
-    y = np.ascontiguousarray(xy[:, :, 1], dtype=np.float64)
-    variances = (scene.sigmas * 2) ** 2
-    box = keypoint_boxes(xy)
-    low, high = box[:, :2], box[:, 2:]
-    area = (high[:, 0] - low[:, 0]) * (high[:, 1] - low[:, 1])
-    score = start.astype(np.float64).copy()
-    final = np.zeros(len(score))
-    position = scene.rank.copy()
-    remaining = np.ones(len(score), dtype=bool)
-    while remaining.any():
-        idx = np.flatnonzero(remaining)
-        order = idx[np.lexsort((position[idx], -score[idx], scene.group[idx]))]
-        first, head = run_heads(scene.group[order])
-        position[order] = np.arange(len(order)) - head
-        chosen = order[first]
-        final[chosen] = score[chosen]
-        remaining[chosen] = False
-        decaying = ~first & (score[order] != 0)  # a zero score stays zero
-        q, m = order[decaying], order[head[decaying]]
-        gap = np.maximum(np.maximum(low[q] - high[m], low[m] - high[q]), 0)  # every keypoint is this far apart
-        bound = (gap[:, 0] ** 2 + gap[:, 1] ** 2) / variances.max() / (0.5 * (area[m] + area[q]) + EPS) / 2
-        near = bound <= FAR
-        q, m = q[near], m[near]
-        if not len(q):
-            continue
-        dx, dy = x[q] - x[m], y[q] - y[m]
+class OptimalScores:
+    """coco-analyze's optimal scores of one scene under several keypoint configurations.
+
+    ``xy`` (R, Kp, 2) holds every keypoint row a configuration may give a prediction (the scene's own
+    rows first, then corrected ones); a call names each prediction's row.
+    """
+
+    def __init__(self, scene: Scene, xy: np.ndarray):
+        self.xy = xy
+        self.variances = (scene.sigmas * 2) ** 2
+        box = keypoint_boxes(xy)
+        self.low, self.high = box[:, :2], box[:, 2:]
+        self.area = (self.high[:, 0] - self.low[:, 0]) * (self.high[:, 1] - self.low[:, 1])
+        # Groups with predictions, largest first, so that the groups still deciding at step k are a prefix.
+        groups, group_row, size = np.unique(scene.group, return_inverse=True, return_counts=True)
+        by_size = np.argsort(-size, kind="stable")
+        self.size = size[by_size]
+        row_of = np.empty(len(groups), dtype=np.int64)
+        row_of[by_size] = np.arange(len(groups))
+        self.group_row = row_of[group_row.reshape(-1)]
+        self.slot = scene.rank  # 0..size-1 within the group
+        self.at_slot = np.zeros((len(groups), int(self.size.max(initial=0))), dtype=np.int64)
+        self.at_slot[self.group_row, self.slot] = np.arange(len(scene.dt))
+        # Each group's size x size table of factors, flattened; one more entry (1.0) for empty slots.
+        self.base = np.cumsum(self.size**2) - self.size**2
+        self.first, self.second = self._pairs()
+        g, a, b = self.group_row[self.first], self.slot[self.first], self.slot[self.second]
+        self.at = self.base[g] + a * self.size[g] + b
+        self.at_transposed = self.base[g] + b * self.size[g] + a
+        self._row: np.ndarray | None = None  # the previous call's rows, factors and pairs known
+        self._factor = np.ones(len(self.first))
+        self._known = np.zeros(len(self.first), dtype=bool)
+
+    def _pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """(Q,) every pair of predictions of the same group, the first one at the lower slot."""
+        size = self.size[self.group_row]
+        partners = size - 1 - self.slot
+        first = np.repeat(np.arange(len(self.slot)), partners)
+        within = np.arange(len(first)) - np.repeat(np.cumsum(partners) - partners, partners)
+        second = self.at_slot[self.group_row[first], self.slot[first] + 1 + within]
+        return first, second
+
+    def __call__(self, row: np.ndarray, start: np.ndarray) -> np.ndarray:
+        """(N,) optimal scores from ``start`` (N,) with the keypoints ``xy[row]`` (``row`` (N,))."""
+        ri, rj = row[self.first], row[self.second]
+        needed = (start[self.first] != 0) & (start[self.second] != 0)
+        reused = self._known.copy()
+        if self._row is not None:
+            reused &= (self._row[self.first] == ri) & (self._row[self.second] == rj)
+        else:
+            reused[:] = False
+        factor = np.where(reused, self._factor, 1.0)
+        todo = np.flatnonzero(needed & ~reused)
+        todo = todo[self._near(ri[todo], rj[todo])]
+        for lo in range(0, len(todo), BLOCK_PAIRS):
+            block = todo[lo : lo + BLOCK_PAIRS]
+            factor[block] = self._factors(ri[block], rj[block])
+        self._row, self._factor, self._known = row, factor, needed | reused
+        table = np.ones(int(self.base[-1] + self.size[-1] ** 2) + 1 if len(self.size) else 1)
+        table[self.at] = factor
+        table[self.at_transposed] = factor
+        decaying = np.unique(self.group_row[self.first[factor != 1.0]])  # the others keep their scores
+        return self._decay(start, table, decaying)
+
+    def _near(self, ri: np.ndarray, rj: np.ndarray) -> np.ndarray:
+        """Whether a pair's factor can differ from 1.0 (see FAR)."""
+        low, high, area = self.low, self.high, self.area
+        gap = np.maximum(np.maximum(low[ri] - high[rj], low[rj] - high[ri]), 0)  # every keypoint is this far apart
+        bound = (gap[:, 0] ** 2 + gap[:, 1] ** 2) / self.variances.max() / (0.5 * (area[rj] + area[ri]) + EPS) / 2
+        return bound <= FAR
+
+    def _factors(self, ri: np.ndarray, rj: np.ndarray) -> np.ndarray:
+        """``exp(-o^2 / 0.5)`` of each pair of keypoint rows, in coco-analyze's order of operations."""
+        a, b = self.xy[ri], self.xy[rj]
+        dx = a[:, :, 0].astype(np.float64) - b[:, :, 0]
+        dy = a[:, :, 1].astype(np.float64) - b[:, :, 1]
         np.square(dx, out=dx)
         np.square(dy, out=dy)
         e = np.add(dx, dy, out=dx)  # (dx^2 + dy^2) / variances / (mean area + eps) / 2, in place
-        np.divide(e, variances, out=e)
-        np.divide(e, (0.5 * (area[m] + area[q]))[:, None] + EPS, out=e)
+        np.divide(e, self.variances, out=e)
+        np.divide(e, (0.5 * (self.area[rj] + self.area[ri]))[:, None] + EPS, out=e)
         np.divide(e, 2, out=e)
         np.negative(e, out=e)
         o = np.sum(np.exp(e, out=e), axis=1) / e.shape[1]
-        score[q] = score[q] * np.exp(-(o**2) / 0.5)
-    return final
+        return np.exp(-(o**2) / 0.5)
+
+    def _decay(self, start: np.ndarray, table: np.ndarray, groups: np.ndarray) -> np.ndarray:
+        """The soft-NMS of the groups ``groups`` (rows, ascending) on a (group, slot) table: at step k each group's
+        k-th prediction is settled.  Every other prediction keeps its start."""
+        size, base, at_slot = self.size[groups], self.base[groups], self.at_slot[groups]
+        width = int(size.max(initial=0))
+        sub = np.full(len(self.size), -1)
+        sub[groups] = np.arange(len(groups))
+        sub = sub[self.group_row]
+        inside = sub >= 0
+        score = np.full((len(groups), width), -np.inf)  # empty slots sort last and stay -inf
+        score[sub[inside], self.slot[inside]] = start[inside]
+        slot = np.broadcast_to(np.arange(width), (len(groups), width)).copy()  # current order of the slots
+        final = start.astype(np.float64)
+        empty = len(table) - 1
+        for k in range(width):
+            active = int(np.searchsorted(-size, -k, side="left"))  # groups with more than k predictions
+            rest = np.argsort(-score[:active, k:], axis=1, kind="stable")  # ties keep the previous order
+            score[:active, k:] = np.take_along_axis(score[:active, k:], rest, axis=1)
+            slot[:active, k:] = np.take_along_axis(slot[:active, k:], rest, axis=1)
+            chosen = slot[:active, k]
+            final[at_slot[np.arange(active), chosen]] = score[:active, k]
+            n = size[:active, None]
+            others = slot[:active, k + 1 :]
+            at = np.where(others < n, base[:active, None] + chosen[:, None] * n + others, empty)
+            score[:active, k + 1 :] *= table[at]
+        return final
 
 
-__all__ = ["best_oks", "soft_nms"]
+__all__ = ["OptimalScores", "best_oks"]

@@ -24,9 +24,9 @@ from ..reading.ground_truth import GroundTruth
 from ..reading.predictions import Predictions
 from .instances import false_negatives, false_positives, scoring_errors
 from .keypoints import ERROR_TYPES, INVERSION, SWAP, KeypointErrors, classify
-from .optimal_score import best_oks, soft_nms
-from .scene import Scene, build_scene, dt_ignored, match, precision_recall, similarity
-from .sequence import BackgroundCounts, RangeSequence, StepCurves, run_sequences, unmatched_counts
+from .optimal_score import OptimalScores, best_oks
+from .scene import Scene, build_scene, match, similarity
+from .sequence import BackgroundCounts, RangeSequence, run_sequences, unmatched_counts
 
 LOCALIZATION_OKS = 0.1
 
@@ -51,29 +51,27 @@ def diagnose_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: st
     """Diagnose ``part``; ``whole_parts`` adds the counts of mirrored and borrowed parts (whole skeleton)."""
     scene = build_scene(gt, preds, proto, part)
     oks = similarity(scene, scene.xy)
-    everything = slice(None)
-    matched = match(scene, oks, scene.rank, scene.gt_ignored)
-    precision, recall = precision_recall(scene, scene.score, scene.rank, matched >= 0,
-                                         dt_ignored(scene, matched, everything), scene.gt_ignored)
     located = match(scene, oks, scene.rank, scene.gt_ignored, np.array([LOCALIZATION_OKS]))[:, 0]
-    errors = _classified(scene, located, proto.flip_map())
-    baseline = [StepCurves(precision[..., a], recall[..., a]) for a in range(len(scene.area_names))]
-    ranges = dict(zip(scene.area_names, run_sequences(scene, oks, errors, baseline)))
-    original = soft_nms(scene, scene.xy, best_oks(scene, oks, scene.gt_ignored[0]))
+    unique, members = _classified(scene, located, proto.flip_map())
+    analysed = unique.subset(members[0])
+    optimal = OptimalScores(scene, np.concatenate([scene.xy, unique.corrected.astype(scene.xy.dtype)]))
+    original = optimal(np.arange(len(scene.dt)), best_oks(scene, oks, scene.gt_ignored[0]))
+    sequences, matched = run_sequences(scene, oks, unique, members, optimal)
+    ranges = dict(zip(scene.area_names, sequences))
     instances = {"false_negatives": false_negatives(scene, matched[0]),
                  "false_positives": false_positives(scene, matched[0]),
                  "scoring_errors": scoring_errors(scene, oks, original)}
     return PartDiagnosis(
         part=part, keypoints=tuple(proto.keypoints[i] for i in scene.columns),
-        thresholds=tuple(proto.params.oks_thresholds), error_counts=errors[0].counts(), analysed=len(errors[0].dt),
+        thresholds=tuple(proto.params.oks_thresholds), error_counts=analysed.counts(), analysed=len(analysed.dt),
         ranges=ranges, background=unmatched_counts(scene, matched[0], 0), instances=instances,
-        whole_parts=_whole_part_errors(scene, proto, errors[0]) if whole_parts else {},
+        whole_parts=_whole_part_errors(scene, proto, analysed) if whole_parts else {},
     )
 
 
-def _classified(scene: Scene, located: np.ndarray, flip: np.ndarray) -> list[KeypointErrors]:
-    """The keypoint errors of each range's analysed matches; a (prediction, GT) match found in several
-    ranges is classified once."""
+def _classified(scene: Scene, located: np.ndarray, flip: np.ndarray) -> tuple[KeypointErrors, list[np.ndarray]]:
+    """The keypoint errors of the analysed matches of every range, each (prediction, GT) match classified
+    once, and the positions in them of each range's matches."""
     keys = []
     for row in located:
         dt = np.flatnonzero(row >= 0)
@@ -81,13 +79,7 @@ def _classified(scene: Scene, located: np.ndarray, flip: np.ndarray) -> list[Key
         keys.append(dt * len(scene.gt.ann_ids) + row[dt])
     unique = np.unique(np.concatenate(keys)) if keys else np.zeros(0, dtype=np.int64)
     n_gt = max(len(scene.gt.ann_ids), 1)
-    errors = classify(scene, unique // n_gt, unique % n_gt, flip)
-    out = []
-    for key in keys:
-        at = np.searchsorted(unique, key)
-        out.append(KeypointErrors(errors.dt[at], errors.gt[at], errors.classes[at], errors.best[at],
-                                  errors.corrected[at]))
-    return out
+    return classify(scene, unique // n_gt, unique % n_gt, flip), [np.searchsorted(unique, key) for key in keys]
 
 
 def _whole_part_errors(scene: Scene, proto: Protocol, errors: KeypointErrors) -> dict[str, dict[str, int]]:

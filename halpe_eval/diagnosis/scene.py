@@ -18,7 +18,7 @@ import numpy as np
 
 from ..accumulate import accumulate
 from ..match import Candidates, greedy_match, ignored_predictions, run_heads, select_candidates
-from ..oks import pair_oks
+from ..oks import as_view_index, pair_oks
 from ..protocol import Protocol
 from ..reading.ground_truth import GroundTruth
 from ..reading.predictions import Predictions
@@ -42,7 +42,7 @@ class Scene:
     category: np.ndarray  # (N,) category index
     rank: np.ndarray  # (N,) internal order within its image
     score: np.ndarray  # (N,) ranking score
-    xy: np.ndarray  # (N, Kp, 2) in the protocol's coordinate dtype
+    xy: np.ndarray  # (N, Kp, 2) in the protocol's coordinate dtype, C-contiguous
     dt_image: np.ndarray  # (N,) image index
     dt_area: np.ndarray  # (N,) prediction area (loadRes' rule)
     outside: np.ndarray  # (A, N) prediction area outside each range
@@ -79,14 +79,16 @@ def build_scene(gt: GroundTruth, preds: Predictions, proto: Protocol, part: str)
     cand = select_candidates(group, score, kept_predictions(preds, proto, part), proto.params.max_detections,
                              gt.category_index * n_images + gt.image_index)
     counts = np.bincount(cand.pair_dt, minlength=len(cand.dt))
-    gt_part = gt.keypoints[:, columns]
+    view = as_view_index(columns)  # a run of keypoints is gathered as a slice: contiguous and fast
+    gt_part = np.ascontiguousarray(gt.keypoints[:, view])
+    xy = preds.keypoints[cand.dt, view] if isinstance(view, slice) else preds.keypoints[cand.dt[:, None], view]
     labelled = np.asarray((gt_part[:, :, 2] > 0).any(axis=1))
     if proto.no_keypoints_rule == "num_keypoints":  # coco-analyze skips matches to num_keypoints == 0
         labelled = np.where(gt.num_keypoints >= 0, gt.num_keypoints != 0, labelled)
     return Scene(
         proto=proto, part=part, columns=columns, sigmas=np.asarray(proto.sigmas)[columns], dt=cand.dt,
         group=group[cand.dt], category=preds.category_index[cand.dt], rank=cand.rank, score=score[cand.dt],
-        xy=preds.keypoints[cand.dt][:, columns], dt_image=preds.image_index[cand.dt], dt_area=preds.area[cand.dt],
+        xy=xy, dt_image=preds.image_index[cand.dt], dt_area=preds.area[cand.dt],
         outside=outside_area(preds.area[cand.dt], proto),
         pair_dt=cand.pair_dt, pair_gt=cand.pair_gt, pair_start=np.cumsum(counts) - counts, gt=gt,
         gt_part=gt_part, gt_ignored=gt_ignored(gt, proto, part), analysable=labelled,
@@ -136,6 +138,26 @@ def match(scene: Scene, oks: np.ndarray, rank: np.ndarray, ignored: np.ndarray,
     return greedy_match(cand, oks, ignored, scene.gt.iscrowd, scene.thresholds if thresholds is None else thresholds)
 
 
+def rematch(scene: Scene, matched: np.ndarray, oks: np.ndarray, rank: np.ndarray, ignored: np.ndarray,
+            changed: np.ndarray) -> np.ndarray:
+    """``matched`` (A', T, N) with the groups (images) of the pairs ``changed`` (indices) matched again under
+    ``oks``, ``rank`` and the GT ignore flags ``ignored`` (A', G).  Matching is per group (a prediction only
+    pairs with GT of its own), so every other group keeps its matches."""
+    out = matched.copy()
+    if not len(changed):
+        return out
+    flagged = np.zeros(int(scene.group.max()) + 1, dtype=bool)
+    flagged[scene.group[scene.pair_dt[changed]]] = True
+    redo = flagged[scene.group]
+    dts = np.flatnonzero(redo)
+    pairs = np.flatnonzero(redo[scene.pair_dt])
+    renumbered = np.cumsum(redo) - 1
+    cand = Candidates(dt=scene.dt[dts], rank=rank[dts], pair_dt=renumbered[scene.pair_dt[pairs]],
+                      pair_gt=scene.pair_gt[pairs])
+    out[:, :, dts] = greedy_match(cand, oks[pairs], ignored, scene.gt.iscrowd, scene.thresholds)
+    return out
+
+
 def dt_ignored(scene: Scene, matched: np.ndarray, areas: slice) -> np.ndarray:
     """(A', T, N) ignored predictions: matched to an ignored GT, or unmatched outside the range."""
     return ignored_predictions(matched, scene.gt_ignored[areas], scene.outside[areas])
@@ -156,4 +178,4 @@ def precision_recall(scene: Scene, score: np.ndarray, rank: np.ndarray, true_pos
 
 
 __all__ = ["AREA_NOTE", "AREA_RANGES", "Scene", "build_scene", "diagnosis_protocol", "match", "precision_recall",
-           "rank_by", "similarity"]
+           "rank_by", "rematch", "similarity"]

@@ -8,8 +8,12 @@ unmatched at a threshold are ignored at it: background false positives removed) 
 coco-analyze prints the last step's values against the reversed thresholds (bug 12.1); here each
 value sits at its true threshold.  Each range is computed on its own (quirk 12.4 not reproduced).
 
-Only the pairs of the predictions a step moves get their OKS recomputed.
-Shapes: N kept predictions, P pairs, G GT, T OKS thresholds, R recall thresholds, K categories.
+The ranges share their work: a (prediction, GT) match analysed in several ranges is corrected once,
+and only the pairs of the matches a step moves get their OKS recomputed.  The steps up to ``jitter``
+keep the scores, so their matchings (every step and range, as variants of one scene) and their
+PR arrays are computed in one pass each; the last three steps of a range share one accumulation.
+Shapes: N kept predictions, P pairs, G GT, T OKS thresholds, R recall thresholds, K categories,
+M analysed matches (of any range), A area ranges.
 """
 from __future__ import annotations
 
@@ -18,9 +22,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..accumulate import mean_defined
-from .keypoints import FIXES, KeypointErrors, fix_keypoints
-from .optimal_score import best_oks, soft_nms
-from .scene import Scene, dt_ignored, match, pairs_of, precision_recall, rank_by, similarity
+from ..match import ignored_predictions
+from ..oks import pair_oks
+from .keypoints import FIXES, GOOD, KeypointErrors, fix_keypoints
+from .optimal_score import OptimalScores, best_oks
+from .scene import Scene, match, precision_recall, rank_by, rematch
 
 STEPS = ("baseline", *FIXES, "score", "background", "false_negative")
 
@@ -76,60 +82,115 @@ class RangeSequence:
     background: BackgroundCounts
 
 
-def run_sequences(scene: Scene, oks: np.ndarray, errors: list[KeypointErrors],
-                  baseline: list[StepCurves]) -> list[RangeSequence]:
-    """The cumulative sequence of every area range; ``oks`` (P,) of the original keypoints, ``errors[a]`` the
-    classified matches of range a, ``baseline[a]`` its standard evaluation.  The fixes keep the scores, so
-    each fix is accumulated for every range in one pass."""
-    n_areas = len(scene.area_names)
-    steps: list[dict[str, StepCurves]] = [{"baseline": b} for b in baseline]
-    xys = [scene.xy.copy() for _ in range(n_areas)]
-    okss = [oks.copy() for _ in range(n_areas)]
-    for fix in FIXES:
-        for a in range(n_areas):
-            pairs = pairs_of(scene, fix_keypoints(errors[a], xys[a], (fix,)))
-            okss[a][pairs] = similarity(scene, xys[a], pairs)
-        matched = np.concatenate([match(scene, okss[a], scene.rank, scene.gt_ignored[a : a + 1])
-                                  for a in range(n_areas)])
-        precision, recall = precision_recall(scene, scene.score, scene.rank, matched >= 0,
-                                             dt_ignored(scene, matched, slice(None)), scene.gt_ignored)
-        for a in range(n_areas):
-            steps[a][fix] = StepCurves(precision[..., a], recall[..., a])
-    return [_rescored(scene, a, xys[a], okss[a], steps[a]) for a in range(n_areas)]
+def run_sequences(scene: Scene, oks: np.ndarray, unique: KeypointErrors, members: list[np.ndarray],
+                  optimal: OptimalScores) -> tuple[list[RangeSequence], np.ndarray]:
+    """The cumulative sequence of every area range, and the baseline's matching (A, T, N).
 
-
-def _rescored(scene: Scene, area: int, xy: np.ndarray, oks: np.ndarray, steps: dict[str, StepCurves]) -> RangeSequence:
-    """The steps after the keypoint fixes in one range: optimal scores, background FP removed, FN removed."""
-    sl = slice(area, area + 1)
-    ignored_gt = scene.gt_ignored[sl]
-    optimal = soft_nms(scene, xy, best_oks(scene, oks, ignored_gt[0]))
-    rank = rank_by(scene, optimal)
-    matched = match(scene, oks, rank, ignored_gt)
-    ignored_dt = dt_ignored(scene, matched, sl)
-    background = ignored_dt | (matched < 0)  # background false positives: unmatched at the threshold
-    both = np.concatenate([matched, matched])  # score and background, as two "ranges" of one accumulation
-    precision, recall = precision_recall(scene, optimal, rank, both >= 0, np.concatenate([ignored_dt, background]),
-                                         np.concatenate([ignored_gt, ignored_gt]))
-    steps["score"] = StepCurves(precision[..., 0], recall[..., 0])
-    steps["background"] = StepCurves(precision[..., 1], recall[..., 1])
-    steps["false_negative"] = _false_negative_curves(scene, optimal, rank, matched[0], background[0], ignored_gt[0])
-    return RangeSequence(steps, optimal, unmatched_counts(scene, matched[0], area))
-
-
-def _false_negative_curves(scene: Scene, score: np.ndarray, rank: np.ndarray, matched: np.ndarray,
-                           ignored_dt: np.ndarray, ignored_gt: np.ndarray) -> StepCurves:
-    """At threshold t, GT unmatched at any t' <= t are ignored too; matched predictions keep their status.
-
-    The thresholds become the area axis of one accumulation, each with its own GT ignore flags.
+    ``oks`` (P,) is the OKS of the original keypoints, ``unique`` the analysed matches of every range,
+    ``unique[members[a]]`` those of range a; ``optimal`` holds the scene's keypoint rows, then the
+    corrected rows of ``unique`` (its first call: the original keypoints).
     """
-    hit = np.zeros((len(matched), len(ignored_gt)), dtype=bool)
-    t_idx, n_idx = np.nonzero(matched >= 0)
-    hit[t_idx, matched[t_idx, n_idx]] = True
-    missed = np.logical_or.accumulate(~hit, axis=0)  # thresholds ascending
-    precision, recall = precision_recall(scene, score, rank, (matched >= 0)[:, None, :], ignored_dt[:, None, :],
-                                         ignored_gt[None, :] | missed)
-    # precision [1 x R x K x T] -> [T x R x K]; recall [1 x K x T] -> [T x K]
-    return StepCurves(np.moveaxis(precision[0], -1, 0), np.moveaxis(recall[0], -1, 0))
+    n_areas = len(scene.area_names)
+    stages = [[oks] * n_areas, *_fixed_oks(scene, oks, unique, members)]  # [step up to jitter][range]
+    matched = np.concatenate(_stage_matchings(scene, stages))
+    ignored_gt = np.tile(scene.gt_ignored, (len(stages), 1))
+    ignored_dt = ignored_predictions(matched, ignored_gt, np.tile(scene.outside, (len(stages), 1)))
+    precision, recall = precision_recall(scene, scene.score, scene.rank, matched >= 0, ignored_dt, ignored_gt)
+    steps: list[dict[str, StepCurves]] = [{} for _ in range(n_areas)]
+    for i, step in enumerate(STEPS[: len(stages)]):
+        for a in range(n_areas):
+            steps[a][step] = StepCurves(precision[..., i * n_areas + a], recall[..., i * n_areas + a])
+    rows = [_corrected_rows(scene, unique, at) for at in members]
+    return _rescored(scene, optimal, rows, stages[-1], steps), matched[:n_areas]
+
+
+def _stage_matchings(scene: Scene, stages: list[list[np.ndarray]]) -> list[np.ndarray]:
+    """[step] (A, T, N) the matching of every range after each step up to jitter (``stages[step][range]`` the OKS).
+
+    A step moves some predictions, and a range's corrections differ from range 0's in a few matches: each
+    matching starts from a close one and matches again only the images whose OKS differ (:func:`rematch`).
+    ``reference`` is the step's matching with range 0's OKS under every range's ignore flags.
+    """
+    ignored = scene.gt_ignored
+    reference = match(scene, stages[0][0], scene.rank, ignored)
+    out = []
+    for i, per_area in enumerate(stages):
+        if i:
+            reference = rematch(scene, reference, per_area[0], scene.rank, ignored,
+                                np.flatnonzero(per_area[0] != stages[i - 1][0]))
+        out.append(np.stack([reference[0], *(rematch(scene, reference[a : a + 1], per_area[a], scene.rank,
+                                                     ignored[a : a + 1], np.flatnonzero(per_area[a] != per_area[0]))[0]
+                                             for a in range(1, len(per_area)))]))
+    return out
+
+
+def _fixed_oks(scene: Scene, oks: np.ndarray, unique: KeypointErrors,
+               members: list[np.ndarray]) -> list[list[np.ndarray]]:
+    """[fix][range] (P,) the OKS of every pair after each cumulative fix; a match's pairs are recomputed once
+    per fix that moves it, whatever the ranges that analyse it."""
+    counts = np.bincount(scene.pair_dt, minlength=len(scene.dt))[unique.dt]
+    row = np.repeat(np.arange(len(unique.dt)), counts)  # (Q,) the match of each of its pairs ...
+    pair = np.repeat(scene.pair_start[unique.dt] - np.cumsum(counts) + counts, counts) + np.arange(len(row))  # ...
+    in_area = []  # and which of them each range analyses
+    for at in members:
+        member = np.zeros(len(unique.dt), dtype=bool)
+        member[at] = True
+        in_area.append(member[row])
+    xy = scene.xy[unique.dt]
+    current = oks[pair]
+    out = []
+    for fix in FIXES:
+        moved = np.flatnonzero(fix_keypoints(unique, xy, (fix,))[row])
+        current = current.copy()
+        current[moved] = pair_oks(xy, scene.gt_part, scene.gt.area, scene.gt.bbox, row[moved],
+                                  scene.pair_gt[pair[moved]], slice(None), scene.sigmas, scene.proto.coordinate_dtype)
+        per_area = []
+        for inside in in_area:
+            fixed = oks.copy()
+            fixed[pair[inside]] = current[inside]
+            per_area.append(fixed)
+        out.append(per_area)
+    return out
+
+
+def _corrected_rows(scene: Scene, unique: KeypointErrors, at: np.ndarray) -> np.ndarray:
+    """(N,) each prediction's keypoint row after every fix of a range whose matches are ``unique[at]``: its own
+    (0..N-1), or N + its match's position in ``unique`` where a fix moves it."""
+    rows = np.arange(len(scene.dt))
+    moved = at[(unique.classes[at] > GOOD).any(axis=1)]
+    rows[unique.dt[moved]] = len(scene.dt) + moved
+    return rows
+
+
+def _rescored(scene: Scene, scores: OptimalScores, rows: list[np.ndarray], oks: list[np.ndarray],
+              steps: list[dict[str, StepCurves]]) -> list[RangeSequence]:
+    """The steps after the keypoint fixes in every range (``oks[a]``, ``rows[a]``: its keypoints after them):
+    optimal scores, background FP removed, FN removed."""
+    optimal = [scores(rows[a], best_oks(scene, oks[a], scene.gt_ignored[a])) for a in range(len(rows))]
+    ranks = [rank_by(scene, score) for score in optimal]
+    matched = np.concatenate([match(scene, oks[a], ranks[a], scene.gt_ignored[a : a + 1]) for a in range(len(rows))])
+    ignored_dt = ignored_predictions(matched, scene.gt_ignored, scene.outside)
+    out = []
+    for a, (score, rank) in enumerate(zip(optimal, ranks)):
+        background = ignored_dt[a] | (matched[a] < 0)  # background false positives: unmatched at the threshold
+        hit = np.zeros((len(matched[a]), len(scene.gt.ann_ids)), dtype=bool)
+        t_idx, n_idx = np.nonzero(matched[a] >= 0)
+        hit[t_idx, matched[a][t_idx, n_idx]] = True
+        missed = np.logical_or.accumulate(~hit, axis=0)  # thresholds ascending: unmatched at some t' <= t
+        # Three steps in one accumulation, each threshold a "range" of its own with its own ignore flags:
+        # score (as evaluated), background (unmatched ignored), false_negative (also the GT missed so far).
+        ignored_gt = np.concatenate([np.tile(scene.gt_ignored[a], (2 * len(hit), 1)), scene.gt_ignored[a] | missed])
+        true_pos = np.tile(matched[a] >= 0, (3, 1))[:, None, :]
+        precision, recall = precision_recall(scene, score, rank, true_pos,
+                                             np.concatenate([ignored_dt[a], background, background])[:, None, :],
+                                             ignored_gt)
+        # precision [1 x R x K x 3T] -> [3T x R x K]; recall [1 x K x 3T] -> [3T x K]
+        precision, recall = np.moveaxis(precision[0], -1, 0), np.moveaxis(recall[0], -1, 0)
+        for i, step in enumerate(("score", "background", "false_negative")):
+            at = slice(i * len(hit), (i + 1) * len(hit))
+            steps[a][step] = StepCurves(precision[at], recall[at])
+        out.append(RangeSequence(steps[a], score, unmatched_counts(scene, matched[a], a)))
+    return out
 
 
 __all__ = ["STEPS", "BackgroundCounts", "RangeSequence", "StepCurves", "run_sequences", "unmatched_counts"]
