@@ -53,13 +53,18 @@ def pair_oks(
     # Pairs are visited by the number of labelled keypoints of their GT, so that each block holds few
     # runs of equal counts, each summed in one call (see _sum_labelled).
     by_count = np.argsort(n_labelled[pair_gt], kind="stable")
+    whole_rows = isinstance(columns, slice) and columns == slice(0, dt_xy.shape[1]) and dt_xy.flags.c_contiguous
     out = np.empty(len(pair_dt), dtype=np.float64)
 
     def block(start: int) -> None:
         pairs = by_count[start : start + BLOCK_PAIRS]
         rows, g = pair_dt[pairs], pair_gt[pairs]
-        # Gather only the part's columns of each row (a whole skeleton is several times larger).
-        d = (dt_xy[rows, columns] if isinstance(columns, slice) else dt_xy[rows[:, None], columns])
+        # Gather only the part's columns of each row (a whole skeleton is several times larger); from a
+        # contiguous source (the whole skeleton) np.take gathers rows about twice as fast as indexing.
+        if whole_rows:
+            d = np.take(dt_xy, rows, axis=0)
+        else:
+            d = dt_xy[rows, columns] if isinstance(columns, slice) else dt_xy[rows[:, None], columns]
         d = d.astype(coord, copy=False)
         counts = n_labelled[g]
         unlabelled = int(np.searchsorted(counts, 1))  # the block's first rows, if any
@@ -80,7 +85,7 @@ def pair_oks(
             oks[:unlabelled] = e.mean(axis=1)
         if unlabelled < len(pairs):
             gl = g[unlabelled:]
-            diff = d[unlabelled:] - gt_xy[gl]  # in the coordinate dtype, as the oracle
+            diff = d[unlabelled:] - np.take(gt_xy, gl, axis=0)  # in the coordinate dtype, as the oracle
             np.square(diff, out=diff)
             e = np.divide(diff[:, :, 0] + diff[:, :, 1], variances)  # similarity_exponent, in place
             np.divide(e, gt_area[gl, None] + EPS, out=e)
