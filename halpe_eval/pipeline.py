@@ -99,8 +99,9 @@ def score_rows(gt: GroundTruth, preds: Predictions, proto: Protocol, rows: Seque
         for name in needed:
             if keys[name] not in shared:
                 shared[keys[name]] = pool.submit(ranked_candidates, gt, preds, proto, name)
+        # The widest parts first (longest first balances the two threads best); results in row order.
         futures = {name: pool.submit(score_part, gt, preds, proto, name, keep_matches, shared[keys[name]], slices)
-                   for name in needed}
+                   for name in sorted(needed, key=lambda part: -len(proto.parts[part]))}
         for i, name in enumerate(needed):
             scored[name], part_timings = futures[name].result()
             for stage, seconds in part_timings.items():  # summed over parts (CPU-side view)
