@@ -429,3 +429,21 @@ def test_image_records_read_the_same_on_both_paths_for_image_slices(tmp_path):
     read = assert_same_ground_truth(path)
     assert [r["id"] for r in read.image_records] == sorted(r["id"] for r in gt["images"])
     assert all("crowdIndex" in r and "scene" in r for r in read.image_records)
+
+
+def test_each_thread_reuses_one_parser_and_a_live_document_makes_the_next_piece_take_the_precise_path():
+    import threading
+
+    parser = simd.thread_parser()
+    assert simd.thread_parser() is parser
+    others: list = []
+    worker = threading.Thread(target=lambda: others.append(simd.thread_parser()))
+    worker.start()
+    worker.join()
+    assert others[0] is not parser
+    first = simd.parse(b'[{"keypoints": [1, 2, 3]}]', parser)
+    kept = first[0]  # a value taken from the first document outlives it
+    del first
+    assert simd.parse(b"[1]", parser) is None  # refused: the caller reads this piece with orjson
+    del kept
+    assert simd.parse(b"[1]", parser) is not None

@@ -40,7 +40,7 @@ class PieceReader:
         return orjson.loads(text) if columns is None else columns
 
     def _columns(self, text: Any) -> Columns | None:
-        document = simd.parse(text)
+        document = simd.parse(text, simd.thread_parser())
         got = None if document is None else simd.gather(document, self.protocol, self.scalars)
         del document
         if got is None or not simd.flattened_exactly(text, 1, got.flattened, self.arrays):

@@ -28,6 +28,7 @@ every read takes the precise path.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, Callable
@@ -51,16 +52,30 @@ _SPACE = np.zeros(256, dtype=bool)
 _SPACE[list(b" \t\r\n")] = True
 
 
-def parse(raw: Any) -> Any:
+def parse(raw: Any, parser: Any = None) -> Any:
     """The simdjson document of ``raw`` (bytes, bytearray or a memoryview of one); None when simdjson refuses
     it (or when :data:`AVAILABLE` is False).  Arrays read with ``as_buffer`` must then pass
-    :func:`flattened_exactly`."""
+    :func:`flattened_exactly`.  ``parser`` (:func:`thread_parser`) keeps its buffers from one piece to the
+    next; the previous document and everything taken from it must be gone."""
     if not AVAILABLE:
         return None
     try:
-        return simdjson.Parser().parse(raw)
+        return (parser or simdjson.Parser()).parse(raw)
     except (ValueError, RuntimeError):  # simdjson's parse errors (numbers beyond 64 bits: RuntimeError)
         return None
+
+
+_PARSERS = threading.local()
+
+
+def thread_parser() -> Any:
+    """This thread's simdjson parser, reused for every piece it parses, so that its buffers are allocated (and
+    their pages touched) once per process rather than once per piece (None without pysimdjson)."""
+    if not AVAILABLE:
+        return None
+    if not hasattr(_PARSERS, "parser"):
+        _PARSERS.parser = simdjson.Parser()
+    return _PARSERS.parser
 
 
 def array_fields(protocol: Protocol) -> frozenset[str]:
