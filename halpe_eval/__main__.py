@@ -1,4 +1,4 @@
 """python -m halpe_eval: the command line (halpe_eval.cli)."""
-from .cli import main
+from .cli import run
 
-main()
+run()
