@@ -96,3 +96,15 @@ def test_a_worker_that_dies_leaves_the_serial_reader_to_finish_silently(files, s
     result = evaluate(gt_path, preds_path)
     assert result.stats() == evaluate(gt_path, preds_path, workers=1).stats()
     assert capfd.readouterr().err == ""
+
+
+def test_a_cut_is_found_past_the_first_window_when_a_record_is_longer(tmp_path):
+    from halpe_eval.reading.jsonio import split_point
+
+    long_record = {"image_id": 1, "note": "x" * (100 << 10)}
+    path = tmp_path / "long.json"
+    path.write_text(json.dumps([long_record, {"image_id": 2}, {"image_id": 3}]))
+    text = path.read_bytes()
+    cut = split_point(path, 10)
+    assert cut == text.index(b'},') + 1 and text[cut:cut + 1] == b","
+    assert split_point(path, 10, windows=(64 << 10,)) is None  # the first window alone does not reach it

@@ -189,13 +189,17 @@ def iter_range_chunks(path, start: int, stop: int, chunk_bytes: int = CHUNK_BYTE
         yield from _stream_chunks(stream, display_name(path), chunk_bytes, parse)
 
 
-def split_point(path, near: int, window: int = 1 << 20) -> int | None:
-    """Offset of the first comma between two records at or after byte ``near`` of a plain file."""
+def split_point(path, near: int, windows: tuple[int, ...] = (64 << 10, 1 << 20)) -> int | None:
+    """Offset of the first comma between two records at or after byte ``near`` of a plain file, looked for in
+    the first of ``windows`` bytes from there, then in the next (records are rarely longer than 64 KiB)."""
     with open(path, "rb") as f:
-        f.seek(near)
-        data = f.read(window)
-    match = _RECORD_GAP.search(data)
-    return None if match is None else near + match.start() + data[match.start():].index(b",")
+        for window in windows:
+            f.seek(near)
+            data = f.read(window)
+            match = _RECORD_GAP.search(data)
+            if match is not None:
+                return near + match.start() + data[match.start():].index(b",")
+    return None
 
 
 def first_element_of(path, key: str, limit: int = 16 << 20) -> Any | None:
