@@ -1,9 +1,10 @@
 """The diagnosis' vectorised stages equal plain per-image loops written from their definitions.
 
 Each reference below walks one image at a time, as ../DIAGNOSIS.md states the step (keypoint
-classes section 6, soft-NMS section 8, scoring errors section 11, cocoeval's greedy matching); the vectorised
-code must give the very same floats and counts on synthetic scenes with crowded images (more predictions than ``max_detections``),
-duplicates (predictions close to each other), score ties and zero scores.
+classes section 6, soft-NMS section 8, scoring errors section 11, cocoeval's greedy matching); the
+vectorised code must give the very same floats and counts on synthetic scenes with crowded images (more
+predictions than ``max_detections``), duplicates (predictions close to each other), score ties and zero
+scores.
 """
 import dataclasses
 
