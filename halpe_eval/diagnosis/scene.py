@@ -168,9 +168,13 @@ def precision_recall(scene: Scene, score: np.ndarray, rank: np.ndarray, true_pos
     """cocoeval.accumulate on the kept predictions: precision [T x R x K x A'], recall [T x K x A'].
 
     ``true_pos`` and ``ignored_dt`` are [A' x T x N], ``ignored_gt`` [A' x G]; score ties are broken
-    by image (ascending id) then ``rank``, as cocoeval concatenates its per-image lists.
+    by image (ascending id) then ``rank``, as cocoeval concatenates its per-image lists.  A prediction
+    ignored and unmatched in every [A' x T] entry counts nowhere (neither as a true nor as a false
+    positive, and precision and recall do not depend on where a category's list starts), so it is left
+    out; the others go in accumulate's own order (category, score descending, then image and rank).
     """
-    order = np.lexsort((rank, scene.group))
+    counts = np.flatnonzero((true_pos | ~ignored_dt).any(axis=(0, 1)))
+    order = counts[np.lexsort((rank[counts], scene.group[counts], -score[counts], scene.category[counts]))]
     precision, recall, _ = accumulate(score[order], scene.category[order], true_pos[:, :, order],
                                       ignored_dt[:, :, order], ignored_gt, scene.gt.category_index,
                                       len(scene.gt.category_ids), np.asarray(scene.proto.params.recall_thresholds))
