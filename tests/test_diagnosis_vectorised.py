@@ -69,7 +69,7 @@ def test_optimal_scores_equal_a_per_image_soft_nms_across_keypoint_configuration
     crowded = np.flatnonzero(scene.group == np.bincount(scene.group).argmax())
     moved[crowded] = moved[crowded[0]] + rng.uniform(0, 3, (len(crowded), 1, 2)).astype(moved.dtype)  # near twins
     start[crowded] = 0.5  # all tied: the order in which they settle decides every decay
-    scores = OptimalScores(scene, np.concatenate([scene.xy, moved]))
+    scores = OptimalScores(scene, moved)
     rows = np.arange(n)
     for share in (0.0, 0.5, 0.5, 0.1, 1.0):  # each call reuses the factors of pairs whose rows did not change
         rows = np.where(rng.random(n) < share, n + np.arange(n), np.arange(n)) if share else rows

@@ -89,7 +89,7 @@ def classify(scene: Scene, dt: np.ndarray, gt: np.ndarray, flip: np.ndarray) -> 
     classes[labelled & high & inverted] = INVERSION
     classes[labelled & high & ~at_self & ~inverted] = SWAP
     classes[labelled & ~high] = MISS
-    return KeypointErrors(dt, gt, classes, best, _corrected(scene, dt, gt, classes, best))
+    return KeypointErrors(dt, gt, classes, best, _corrected(scene, xy, gt, classes, best))
 
 
 def _best_rows(scene: Scene, xy: np.ndarray, gt: np.ndarray, rows_match: np.ndarray, rows_gt: np.ndarray,
@@ -126,15 +126,18 @@ def shift(t: np.ndarray, area: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
     return np.sqrt(-np.log(t) * 2 * area * (sigmas**2))
 
 
-def _corrected(scene: Scene, dt: np.ndarray, gt: np.ndarray, classes: np.ndarray, best: np.ndarray) -> np.ndarray:
-    """(M, Kp, 2) the keypoints coco-analyze's fixes put in place (section 7); unfixed ones unchanged."""
+def _corrected(scene: Scene, xy: np.ndarray, gt: np.ndarray, classes: np.ndarray, best: np.ndarray) -> np.ndarray:
+    """(M, Kp, 2) the keypoints coco-analyze's fixes put in place (section 7); unfixed ones unchanged (``xy``, the
+    matches' own keypoints in float64)."""
     area = scene.gt.area[gt][:, None]
     rounded = best + EPS * (best == 0) - EPS * (best == 1)
     target = np.where(classes == JITTER, KS_HIGH, np.where(classes == MISS, KS_LOW, rounded))
     gx = scene.gt_part[gt, :, 0]
     fixed = np.stack([gx + shift(target, area, scene.sigmas), scene.gt_part[gt, :, 1]], axis=-1)
-    moved = (classes > GOOD)[:, :, None]
-    return np.where(moved, fixed, scene.xy[dt].astype(np.float64))
+    moved = classes > GOOD
+    out = xy.copy()
+    out[moved] = fixed[moved]
+    return out
 
 
 def fix_keypoints(errors: KeypointErrors, xy: np.ndarray, kinds: tuple[str, ...]) -> np.ndarray:
