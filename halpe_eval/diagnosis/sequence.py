@@ -11,7 +11,8 @@ value sits at its true threshold.  Each range is computed on its own (quirk 12.4
 The ranges share their work: a (prediction, GT) match analysed in several ranges is corrected once,
 and only the pairs of the matches a step moves get their OKS recomputed.  The steps up to ``jitter``
 keep the scores, so their matchings (every step and range, as variants of one scene) and their
-PR arrays are computed in one pass each; the last three steps of a range share one accumulation.
+PR arrays are computed in one pass each; a range's background and false_negative steps share one
+accumulation, of its matched predictions alone.
 Shapes: N kept predictions, P pairs, G GT, T OKS thresholds, R recall thresholds, K categories,
 M analysed matches (of any range), A area ranges.
 """
@@ -177,16 +178,18 @@ def _rescored(scene: Scene, scores: OptimalScores, rows: list[np.ndarray], oks: 
         t_idx, n_idx = np.nonzero(matched[a] >= 0)
         hit[t_idx, matched[a][t_idx, n_idx]] = True
         missed = np.logical_or.accumulate(~hit, axis=0)  # thresholds ascending: unmatched at some t' <= t
-        # Three steps in one accumulation, each threshold a "range" of its own with its own ignore flags:
-        # score (as evaluated), background (unmatched ignored), false_negative (also the GT missed so far).
-        ignored_gt = np.concatenate([np.tile(scene.gt_ignored[a], (2 * len(hit), 1)), scene.gt_ignored[a] | missed])
-        true_pos = np.tile(matched[a] >= 0, (3, 1))[:, None, :]
+        precision, recall = precision_recall(scene, score, rank, (matched[a] >= 0)[None], ignored_dt[a][None],
+                                             scene.gt_ignored[a][None])
+        steps[a]["score"] = StepCurves(precision[..., 0], recall[..., 0])
+        # Background and false_negative in one accumulation, each threshold a "range" of its own with its own
+        # ignore flags (the GT missed so far ignored too for false_negative); only matches count in either.
+        ignored_gt = np.concatenate([np.tile(scene.gt_ignored[a], (len(hit), 1)), scene.gt_ignored[a] | missed])
+        true_pos = np.tile(matched[a] >= 0, (2, 1))[:, None, :]
         precision, recall = precision_recall(scene, score, rank, true_pos,
-                                             np.concatenate([ignored_dt[a], background, background])[:, None, :],
-                                             ignored_gt)
-        # precision [1 x R x K x 3T] -> [3T x R x K]; recall [1 x K x 3T] -> [3T x K]
+                                             np.concatenate([background, background])[:, None, :], ignored_gt)
+        # precision [1 x R x K x 2T] -> [2T x R x K]; recall [1 x K x 2T] -> [2T x K]
         precision, recall = np.moveaxis(precision[0], -1, 0), np.moveaxis(recall[0], -1, 0)
-        for i, step in enumerate(("score", "background", "false_negative")):
+        for i, step in enumerate(("background", "false_negative")):
             at = slice(i * len(hit), (i + 1) * len(hit))
             steps[a][step] = StepCurves(precision[at], recall[at])
         out.append(RangeSequence(steps[a], score, unmatched_counts(scene, matched[a], a)))
