@@ -9,10 +9,11 @@ coco-analyze prints the last step's values against the reversed thresholds (bug 
 value sits at its true threshold.  Each range is computed on its own (quirk 12.4 not reproduced).
 
 The ranges share their work: a (prediction, GT) match analysed in several ranges is corrected once,
-and only the pairs of the matches a step moves get their OKS recomputed.  The steps up to ``jitter``
-keep the scores, so their matchings (every step and range, as variants of one scene) and their
-PR arrays are computed in one pass each; a range's background and false_negative steps share one
-accumulation, of its matched predictions alone.
+and only the pairs of the matches a step moves get their OKS recomputed; each step's matching is
+redone only in the images whose OKS changed.  The steps up to ``jitter`` keep the scores, so a
+range's PR arrays of those steps are accumulated in one pass (its predictions ignored and unmatched
+at every step left out); its background and false_negative steps share one accumulation, of its
+matched predictions alone.
 Shapes: N kept predictions, P pairs, G GT, T OKS thresholds, R recall thresholds, K categories,
 M analysed matches (of any range), A area ranges.
 """
@@ -93,16 +94,17 @@ def run_sequences(scene: Scene, oks: np.ndarray, unique: KeypointErrors, members
     """
     n_areas = len(scene.area_names)
     stages = [[oks] * n_areas, *_fixed_oks(scene, oks, unique, members)]  # [step up to jitter][range]
-    matched = np.concatenate(_stage_matchings(scene, stages))
-    ignored_gt = np.tile(scene.gt_ignored, (len(stages), 1))
-    ignored_dt = ignored_predictions(matched, ignored_gt, np.tile(scene.outside, (len(stages), 1)))
-    precision, recall = precision_recall(scene, scene.score, scene.rank, matched >= 0, ignored_dt, ignored_gt)
-    steps: list[dict[str, StepCurves]] = [{} for _ in range(n_areas)]
-    for i, step in enumerate(STEPS[: len(stages)]):
-        for a in range(n_areas):
-            steps[a][step] = StepCurves(precision[..., i * n_areas + a], recall[..., i * n_areas + a])
+    matched = np.stack(_stage_matchings(scene, stages), axis=1)  # (A, step, T, N)
+    steps = []
+    for a in range(n_areas):  # each range's steps in one accumulation, each step a "range" of its own
+        ignored_gt = np.repeat(scene.gt_ignored[a : a + 1], len(stages), axis=0)
+        outside = np.repeat(scene.outside[a : a + 1], len(stages), axis=0)
+        ignored_dt = ignored_predictions(matched[a], ignored_gt, outside)
+        precision, recall = precision_recall(scene, scene.score, scene.rank, matched[a] >= 0, ignored_dt, ignored_gt)
+        steps.append({step: StepCurves(precision[..., i], recall[..., i])
+                      for i, step in enumerate(STEPS[: len(stages)])})
     rows = [_corrected_rows(scene, unique, at) for at in members]
-    return _rescored(scene, optimal, rows, stages[-1], steps), matched[:n_areas]
+    return _rescored(scene, optimal, rows, stages[-1], steps), matched[:, 0]
 
 
 def _stage_matchings(scene: Scene, stages: list[list[np.ndarray]]) -> list[np.ndarray]:
