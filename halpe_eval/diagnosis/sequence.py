@@ -28,7 +28,7 @@ from ..match import ignored_predictions
 from ..oks import pair_oks
 from .keypoints import FIXES, GOOD, KeypointErrors, fix_keypoints
 from .optimal_score import OptimalScores, best_oks
-from .scene import Scene, match, precision_recall, rank_by, rematch
+from .scene import Scene, accumulation_order, match, precision_recall, rank_by, rematch
 
 STEPS = ("baseline", *FIXES, "score", "background", "false_negative")
 
@@ -96,11 +96,12 @@ def run_sequences(scene: Scene, oks: np.ndarray, unique: KeypointErrors, members
     stages = [[oks] * n_areas, *_fixed_oks(scene, oks, unique, members)]  # [step up to jitter][range]
     matched = np.stack(_stage_matchings(scene, stages), axis=1)  # (A, step, T, N)
     steps = []
+    order = accumulation_order(scene, scene.score, scene.rank)
     for a in range(n_areas):  # each range's steps in one accumulation, each step a "range" of its own
         ignored_gt = np.repeat(scene.gt_ignored[a : a + 1], len(stages), axis=0)
         outside = np.repeat(scene.outside[a : a + 1], len(stages), axis=0)
         ignored_dt = ignored_predictions(matched[a], ignored_gt, outside)
-        precision, recall = precision_recall(scene, scene.score, scene.rank, matched[a] >= 0, ignored_dt, ignored_gt)
+        precision, recall = precision_recall(scene, scene.score, order, matched[a] >= 0, ignored_dt, ignored_gt)
         steps.append({step: StepCurves(precision[..., i], recall[..., i])
                       for i, step in enumerate(STEPS[: len(stages)])})
     rows = [_corrected_rows(scene, unique, at) for at in members]
@@ -175,19 +176,20 @@ def _rescored(scene: Scene, scores: OptimalScores, rows: list[np.ndarray], oks: 
     ignored_dt = ignored_predictions(matched, scene.gt_ignored, scene.outside)
     out = []
     for a, (score, rank) in enumerate(zip(optimal, ranks)):
+        order = accumulation_order(scene, score, rank)
         background = ignored_dt[a] | (matched[a] < 0)  # background false positives: unmatched at the threshold
         hit = np.zeros((len(matched[a]), len(scene.gt.ann_ids)), dtype=bool)
         t_idx, n_idx = np.nonzero(matched[a] >= 0)
         hit[t_idx, matched[a][t_idx, n_idx]] = True
         missed = np.logical_or.accumulate(~hit, axis=0)  # thresholds ascending: unmatched at some t' <= t
-        precision, recall = precision_recall(scene, score, rank, (matched[a] >= 0)[None], ignored_dt[a][None],
+        precision, recall = precision_recall(scene, score, order, (matched[a] >= 0)[None], ignored_dt[a][None],
                                              scene.gt_ignored[a][None])
         steps[a]["score"] = StepCurves(precision[..., 0], recall[..., 0])
         # Background and false_negative in one accumulation, each threshold a "range" of its own with its own
         # ignore flags (the GT missed so far ignored too for false_negative); only matches count in either.
         ignored_gt = np.concatenate([np.tile(scene.gt_ignored[a], (len(hit), 1)), scene.gt_ignored[a] | missed])
         true_pos = np.tile(matched[a] >= 0, (2, 1))[:, None, :]
-        precision, recall = precision_recall(scene, score, rank, true_pos,
+        precision, recall = precision_recall(scene, score, order, true_pos,
                                              np.concatenate([background, background])[:, None, :], ignored_gt)
         # precision [1 x R x K x 2T] -> [2T x R x K]; recall [1 x K x 2T] -> [2T x K]
         precision, recall = np.moveaxis(precision[0], -1, 0), np.moveaxis(recall[0], -1, 0)
