@@ -1,15 +1,19 @@
 """The diagnosis' vectorised stages equal plain per-image loops written from their definitions.
 
-Each reference below walks one image at a time, as ../DIAGNOSIS.md states the step (soft-NMS section 8,
-scoring errors section 11, cocoeval's greedy matching); the vectorised code must give the very same
-floats and counts on synthetic scenes with crowded images (more predictions than ``max_detections``),
-duplicates (predictions close to each other), score ties and zero scores.
+Each reference below walks one image at a time, as ../DIAGNOSIS.md states the step (keypoint
+classes section 6, soft-NMS section 8, scoring errors section 11, cocoeval's greedy matching); the
+vectorised code must give the very same floats and counts on synthetic scenes with crowded images (more
+predictions than ``max_detections``), duplicates (predictions close to each other), score ties and zero
+scores.
 """
+import dataclasses
+
 import numpy as np
 import pytest
 
 from halpe_eval import evaluate
 from halpe_eval.diagnosis.instances import _ranking_errors
+from halpe_eval.diagnosis.keypoints import classify
 from halpe_eval.diagnosis.optimal_score import OptimalScores, best_oks
 from halpe_eval.diagnosis.scene import build_scene, match, rematch, similarity
 from halpe_eval.oks import EPS
@@ -65,7 +69,7 @@ def test_optimal_scores_equal_a_per_image_soft_nms_across_keypoint_configuration
     crowded = np.flatnonzero(scene.group == np.bincount(scene.group).argmax())
     moved[crowded] = moved[crowded[0]] + rng.uniform(0, 3, (len(crowded), 1, 2)).astype(moved.dtype)  # near twins
     start[crowded] = 0.5  # all tied: the order in which they settle decides every decay
-    scores = OptimalScores(scene, np.concatenate([scene.xy, moved]))
+    scores = OptimalScores(scene, moved)
     rows = np.arange(n)
     for share in (0.0, 0.5, 0.5, 0.1, 1.0):  # each call reuses the factors of pairs whose rows did not change
         rows = np.where(rng.random(n) < share, n + np.arange(n), np.arange(n)) if share else rows
@@ -140,3 +144,55 @@ def test_rematching_the_changed_images_equals_matching_everything(seed, protocol
     assert not np.array_equal(expected, before)
     assert np.array_equal(rematch(scene, before, after, scene.rank, scene.gt_ignored, changed), expected)
     assert np.array_equal(rematch(scene, before, oks, scene.rank, scene.gt_ignored, changed[:0]), before)
+
+
+def reference_classes(scene, dt, gt, flip):
+    """The class of every keypoint of each match, comparing it with every GT of the image as is and mirrored
+    (rows in coco-analyze's order: the match's GT, the others, then the same mirrored; the first best wins)."""
+    classes = np.full((len(dt), len(scene.columns)), -1)
+    variances = (scene.sigmas * 2) ** 2
+    for i, (d, g) in enumerate(zip(dt, gt)):
+        people = np.flatnonzero(scene.gt.image_index == scene.gt.image_index[g])
+        order = [g, *(h for h in people if h != g)]
+        table = []
+        for columns in (scene.columns, flip[scene.columns]):
+            for h in order:
+                kpts = scene.gt.keypoints[h, columns]
+                d2 = ((scene.xy[d].astype(np.float64) - kpts[:, :2]) ** 2).sum(axis=1)
+                ks = np.exp(-(d2 / variances / (scene.gt.area[h] + EPS) / 2))
+                table.append(np.where(kpts[:, 2] > 0, ks, -1.0))
+        table = np.array(table)  # (2 len(order), Kp)
+        for k in np.flatnonzero(scene.gt_part[g, :, 2] > 0):
+            row = int(np.argmax(table[:, k]))
+            m = table[row, k]
+            if m < 0.5:
+                classes[i, k] = 4  # miss
+            elif row == 0:
+                classes[i, k] = 0 if m > 0.85 else (1 if m < 0.85 else -1)  # good, jitter (0.85 exactly: none)
+            else:
+                classes[i, k] = 2 if row == len(order) else 3  # inversion: the mirrored match's GT; else swap
+    return classes
+
+
+@pytest.mark.parametrize("seed,protocol,part", [*CASES, (4, "coco-wholebody", "left_hand")])
+def test_keypoint_classes_equal_a_comparison_with_every_person(seed, protocol, part):
+    """classify leaves out the rows that provably score below 0.5: the classes are those of every row.
+
+    A third of each matched prediction's keypoints is moved next to another person's (swaps), a third onto
+    its own person's mirrored keypoints (inversions)."""
+    scene, oks = _scene(seed, protocol, part)
+    flip = scene.proto.flip_map()
+    located = match(scene, oks, scene.rank, scene.gt_ignored[:1], np.array([0.1]))[0, 0]
+    dt = np.flatnonzero(located >= 0)
+    rng = np.random.default_rng(seed)
+    xy = scene.xy.copy()
+    for d, g in zip(dt, located[dt]):
+        others = np.flatnonzero(scene.gt.image_index == scene.gt.image_index[g])
+        pick = rng.integers(0, 3, len(scene.columns))
+        noise = rng.uniform(-2, 2, (len(scene.columns), 2))
+        xy[d, pick == 1] = (scene.gt.keypoints[g, flip[scene.columns], :2] + noise)[pick == 1]
+        xy[d, pick == 2] = (scene.gt.keypoints[rng.choice(others), scene.columns, :2] + noise)[pick == 2]
+    scene = dataclasses.replace(scene, xy=xy)
+    errors = classify(scene, dt, located[dt], flip)
+    assert np.array_equal(errors.classes, reference_classes(scene, dt, located[dt], flip))
+    assert (errors.classes == 3).any() and (errors.classes == 2).any()  # swaps and inversions found

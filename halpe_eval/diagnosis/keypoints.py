@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..oks import EPS, similarity_exponent
+from ..oks import EPS, as_view_index, keypoint_boxes, labelled_boxes, oks_upper_bound, similarity_exponent
 from .scene import Scene, image_rows
 
 ERROR_TYPES = ("good", "jitter", "inversion", "swap", "miss")  # class codes 0..4; -1: no class
@@ -42,7 +42,8 @@ class KeypointErrors:
     dt: np.ndarray  # (M,) index into the scene's kept predictions
     gt: np.ndarray  # (M,) index into GroundTruth
     classes: np.ndarray  # (M, Kp) int8 class code (ERROR_TYPES), -1 where unlabelled in g
-    best: np.ndarray  # (M, Kp) best keypoint similarity m (0 where no GT labels the keypoint)
+    best: np.ndarray  # (M, Kp) best keypoint similarity m (0 where no GT labels the keypoint; below KS_LOW, over
+    # the rows classify keeps)
     corrected: np.ndarray  # (M, Kp, 2) corrected x, y (the prediction's own where nothing is fixed)
 
     def subset(self, at: np.ndarray) -> KeypointErrors:
@@ -55,29 +56,28 @@ class KeypointErrors:
 
 
 def classify(scene: Scene, dt: np.ndarray, gt: np.ndarray, flip: np.ndarray) -> KeypointErrors:
-    """Classify the keypoints of the matches (``dt[i]``, ``gt[i]``); ``flip`` (K,) is the protocol's mirror map."""
+    """Classify the keypoints of the matches (``dt[i]``, ``gt[i]``); ``flip`` (K,) is the protocol's mirror map.
+
+    Another person's row (as is or mirrored) whose keypoints provably all score below KS_LOW
+    (:func:`~halpe_eval.oks.oks_upper_bound` of the boxes, which bounds every keypoint's similarity) is
+    left out: it can hold the best similarity only where that is below KS_LOW, a miss wherever it lies.
+    """
     n_kpt = len(scene.columns)
-    mirrored = scene.gt.keypoints[:, flip[scene.columns]]  # (G, Kp, 3): keypoint j of the mirrored copy
-    best_direct = np.empty((len(dt), n_kpt))
-    best_mirror = np.empty((len(dt), n_kpt))
-    on_self = np.empty((len(dt), n_kpt))
-    on_mirror = np.empty((len(dt), n_kpt))
     rows_match, rows_gt = image_rows(scene.gt, gt)
-    starts = np.searchsorted(rows_match, np.arange(len(dt) + 1))
-    step = max(1, BLOCK_ROWS // max(1, int(np.diff(starts).max(initial=1))))  # matches per block
-    for lo in range(0, len(dt), step):
-        hi = min(len(dt), lo + step)
-        sl = slice(starts[lo], starts[hi])
-        r_match, r_gt = rows_match[sl], rows_gt[sl]
-        xy = scene.xy[dt[r_match]].astype(np.float64)
-        direct = _similarity(xy, scene.gt_part[r_gt], scene.gt.area[r_gt], scene.sigmas)
-        mirror = _similarity(xy, mirrored[r_gt], scene.gt.area[r_gt], scene.sigmas)
-        seg = starts[lo:hi] - starts[lo]
-        best_direct[lo:hi] = np.maximum.reduceat(direct, seg, axis=0)
-        best_mirror[lo:hi] = np.maximum.reduceat(mirror, seg, axis=0)
-        own = np.flatnonzero(r_gt == gt[r_match])  # the matched GT's own row, one per match
-        on_self[r_match[own]] = direct[own]
-        on_mirror[r_match[own]] = mirror[own]
+    own = rows_gt == gt[rows_match]
+    xy = scene.xy[dt].astype(np.float64)
+    box = keypoint_boxes(xy)[rows_match]
+    sides = [scene.columns.tolist(), flip[scene.columns].tolist()]  # as is, then mirrored
+    boxes = labelled_boxes(scene.gt.keypoints, sides[0])
+    best_sides, on_sides = [], []
+    for columns in sides:
+        if sorted(columns) != sorted(sides[0]):  # a mirror onto other keypoints (a left hand's is the right hand)
+            boxes = labelled_boxes(scene.gt.keypoints, columns)
+        near = own | (oks_upper_bound(box, boxes[rows_gt], scene.sigmas, scene.gt.area[rows_gt]) >= KS_LOW)
+        best, on_own = _best_rows(scene, xy, gt, rows_match[near], rows_gt[near], np.asarray(columns))
+        best_sides.append(best)
+        on_sides.append(on_own)
+    (best_direct, best_mirror), (on_self, on_mirror) = best_sides, on_sides
     best = np.maximum(np.maximum(best_direct, best_mirror), 0.0)
     labelled = scene.gt_part[gt, :, 2] != 0
     at_self = on_self == best  # row 0 wins every tie
@@ -89,7 +89,28 @@ def classify(scene: Scene, dt: np.ndarray, gt: np.ndarray, flip: np.ndarray) -> 
     classes[labelled & high & inverted] = INVERSION
     classes[labelled & high & ~at_self & ~inverted] = SWAP
     classes[labelled & ~high] = MISS
-    return KeypointErrors(dt, gt, classes, best, _corrected(scene, dt, gt, classes, best))
+    return KeypointErrors(dt, gt, classes, best, _corrected(scene, xy, gt, classes, best))
+
+
+def _best_rows(scene: Scene, xy: np.ndarray, gt: np.ndarray, rows_match: np.ndarray, rows_gt: np.ndarray,
+               columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(M, Kp) the best similarity of each match's keypoints (``xy`` (M, Kp, 2)) over its rows (grouped by
+    match, each match's own GT among them) with keypoints ``columns`` of the rows' GT, and that on its own GT."""
+    best = np.empty(xy.shape[:2])
+    on_own = np.empty(xy.shape[:2])
+    starts = np.searchsorted(rows_match, np.arange(len(xy) + 1))
+    step = max(1, BLOCK_ROWS // max(1, int(np.diff(starts).max(initial=1))))  # matches per block
+    view = as_view_index(columns)
+    for lo in range(0, len(xy), step):
+        hi = min(len(xy), lo + step)
+        sl = slice(starts[lo], starts[hi])
+        r_match, r_gt = rows_match[sl], rows_gt[sl]
+        kpts = scene.gt.keypoints[r_gt, view] if isinstance(view, slice) else scene.gt.keypoints[r_gt[:, None], view]
+        ks = _similarity(xy[r_match], kpts, scene.gt.area[r_gt], scene.sigmas)
+        best[lo:hi] = np.maximum.reduceat(ks, starts[lo:hi] - starts[lo], axis=0)
+        mine = np.flatnonzero(r_gt == gt[r_match])  # the matched GT's own row, one per match
+        on_own[r_match[mine]] = ks[mine]
+    return best, on_own
 
 
 def _similarity(xy: np.ndarray, gt_kpts: np.ndarray, area: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
@@ -105,15 +126,18 @@ def shift(t: np.ndarray, area: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
     return np.sqrt(-np.log(t) * 2 * area * (sigmas**2))
 
 
-def _corrected(scene: Scene, dt: np.ndarray, gt: np.ndarray, classes: np.ndarray, best: np.ndarray) -> np.ndarray:
-    """(M, Kp, 2) the keypoints coco-analyze's fixes put in place (section 7); unfixed ones unchanged."""
+def _corrected(scene: Scene, xy: np.ndarray, gt: np.ndarray, classes: np.ndarray, best: np.ndarray) -> np.ndarray:
+    """(M, Kp, 2) the keypoints coco-analyze's fixes put in place (section 7); unfixed ones unchanged (``xy``, the
+    matches' own keypoints in float64)."""
     area = scene.gt.area[gt][:, None]
     rounded = best + EPS * (best == 0) - EPS * (best == 1)
     target = np.where(classes == JITTER, KS_HIGH, np.where(classes == MISS, KS_LOW, rounded))
     gx = scene.gt_part[gt, :, 0]
     fixed = np.stack([gx + shift(target, area, scene.sigmas), scene.gt_part[gt, :, 1]], axis=-1)
-    moved = (classes > GOOD)[:, :, None]
-    return np.where(moved, fixed, scene.xy[dt].astype(np.float64))
+    moved = classes > GOOD
+    out = xy.copy()
+    out[moved] = fixed[moved]
+    return out
 
 
 def fix_keypoints(errors: KeypointErrors, xy: np.ndarray, kinds: tuple[str, ...]) -> np.ndarray:

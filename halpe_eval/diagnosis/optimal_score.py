@@ -42,14 +42,14 @@ def best_oks(scene: Scene, oks: np.ndarray, ignored_gt: np.ndarray) -> np.ndarra
 class OptimalScores:
     """coco-analyze's optimal scores of one scene under several keypoint configurations.
 
-    ``xy`` (R, Kp, 2) holds every keypoint row a configuration may give a prediction (the scene's own
-    rows first, then corrected ones); a call names each prediction's row.
+    The keypoint rows a configuration may give a prediction are the scene's own (rows 0..N-1), then
+    ``extra`` (R - N, Kp, 2) (corrected ones); a call names each prediction's row.
     """
 
-    def __init__(self, scene: Scene, xy: np.ndarray):
-        self.xy = xy
+    def __init__(self, scene: Scene, extra: np.ndarray):
+        self.own, self.extra = scene.xy, extra
         self.variances = (scene.sigmas * 2) ** 2
-        box = keypoint_boxes(xy)
+        box = np.concatenate([keypoint_boxes(scene.xy), keypoint_boxes(extra)])
         self.low, self.high = box[:, :2], box[:, 2:]
         self.area = (self.high[:, 0] - self.low[:, 0]) * (self.high[:, 1] - self.low[:, 1])
         # Groups with predictions, largest first, so that the groups still deciding at step k are a prefix.
@@ -82,7 +82,7 @@ class OptimalScores:
         return first, second
 
     def __call__(self, row: np.ndarray, start: np.ndarray) -> np.ndarray:
-        """(N,) optimal scores from ``start`` (N,) with the keypoints ``xy[row]`` (``row`` (N,))."""
+        """(N,) optimal scores from ``start`` (N,) with the keypoint rows ``row`` (N,)."""
         ri, rj = row[self.first], row[self.second]
         needed = (start[self.first] != 0) & (start[self.second] != 0)
         reused = self._known.copy()
@@ -112,7 +112,7 @@ class OptimalScores:
 
     def _factors(self, ri: np.ndarray, rj: np.ndarray) -> np.ndarray:
         """``exp(-o^2 / 0.5)`` of each pair of keypoint rows, in coco-analyze's order of operations."""
-        a, b = self.xy[ri], self.xy[rj]
+        a, b = self._keypoints(ri), self._keypoints(rj)
         dx = a[:, :, 0].astype(np.float64) - b[:, :, 0]
         dy = a[:, :, 1].astype(np.float64) - b[:, :, 1]
         np.square(dx, out=dx)
@@ -124,6 +124,14 @@ class OptimalScores:
         np.negative(e, out=e)
         o = np.sum(np.exp(e, out=e), axis=1) / e.shape[1]
         return np.exp(-(o**2) / 0.5)
+
+    def _keypoints(self, rows: np.ndarray) -> np.ndarray:
+        """(n, Kp, 2) the keypoint rows ``rows``."""
+        out = np.empty((len(rows), *self.own.shape[1:]), dtype=self.own.dtype)
+        own = rows < len(self.own)
+        out[own] = self.own[rows[own]]
+        out[~own] = self.extra[rows[~own] - len(self.own)]
+        return out
 
     def _decay(self, start: np.ndarray, table: np.ndarray, groups: np.ndarray) -> np.ndarray:
         """The soft-NMS of the groups ``groups`` (rows, ascending) on a (group, slot) table: at step k each group's

@@ -54,7 +54,7 @@ def diagnose_part(gt: GroundTruth, preds: Predictions, proto: Protocol, part: st
     located = match(scene, oks, scene.rank, scene.gt_ignored, np.array([LOCALIZATION_OKS]))[:, 0]
     unique, members = _classified(scene, located, proto.flip_map())
     analysed = unique.subset(members[0])
-    optimal = OptimalScores(scene, np.concatenate([scene.xy, unique.corrected.astype(scene.xy.dtype)]))
+    optimal = OptimalScores(scene, unique.corrected.astype(scene.xy.dtype))
     original = optimal(np.arange(len(scene.dt)), best_oks(scene, oks, scene.gt_ignored[0]))
     sequences, matched = run_sequences(scene, oks, unique, members, optimal)
     ranges = dict(zip(scene.area_names, sequences))

@@ -163,19 +163,28 @@ def dt_ignored(scene: Scene, matched: np.ndarray, areas: slice) -> np.ndarray:
     return ignored_predictions(matched, scene.gt_ignored[areas], scene.outside[areas])
 
 
-def precision_recall(scene: Scene, score: np.ndarray, rank: np.ndarray, true_pos: np.ndarray,
+def accumulation_order(scene: Scene, score: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """(N,) the predictions in cocoeval.accumulate's order under ``score``: category, score descending,
+    then image (ascending id) and ``rank``, as cocoeval concatenates its per-image lists."""
+    return np.lexsort((rank, scene.group, -score, scene.category))
+
+
+def precision_recall(scene: Scene, score: np.ndarray, order: np.ndarray, true_pos: np.ndarray,
                      ignored_dt: np.ndarray, ignored_gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """cocoeval.accumulate on the kept predictions: precision [T x R x K x A'], recall [T x K x A'].
 
-    ``true_pos`` and ``ignored_dt`` are [A' x T x N], ``ignored_gt`` [A' x G]; score ties are broken
-    by image (ascending id) then ``rank``, as cocoeval concatenates its per-image lists.
+    ``true_pos`` and ``ignored_dt`` are [A' x T x N], ``ignored_gt`` [A' x G]; ``order`` is
+    :func:`accumulation_order` under ``score``.  A prediction ignored and unmatched in every [A' x T]
+    entry counts nowhere (neither as a true nor as a false positive, and precision and recall do not
+    depend on where a category's list starts), so it is left out.
     """
-    order = np.lexsort((rank, scene.group))
+    order = order[(true_pos | ~ignored_dt).any(axis=(0, 1))[order]]
     precision, recall, _ = accumulate(score[order], scene.category[order], true_pos[:, :, order],
                                       ignored_dt[:, :, order], ignored_gt, scene.gt.category_index,
                                       len(scene.gt.category_ids), np.asarray(scene.proto.params.recall_thresholds))
     return precision, recall
 
 
-__all__ = ["AREA_NOTE", "AREA_RANGES", "Scene", "build_scene", "diagnosis_protocol", "match", "precision_recall",
+__all__ = ["AREA_NOTE", "AREA_RANGES", "Scene", "accumulation_order", "build_scene", "diagnosis_protocol", "match",
+           "precision_recall",
            "rank_by", "rematch", "similarity"]

@@ -9,9 +9,11 @@ coco-analyze prints the last step's values against the reversed thresholds (bug 
 value sits at its true threshold.  Each range is computed on its own (quirk 12.4 not reproduced).
 
 The ranges share their work: a (prediction, GT) match analysed in several ranges is corrected once,
-and only the pairs of the matches a step moves get their OKS recomputed.  The steps up to ``jitter``
-keep the scores, so their matchings (every step and range, as variants of one scene) and their
-PR arrays are computed in one pass each; the last three steps of a range share one accumulation.
+and only the pairs of the matches a step moves get their OKS recomputed; each step's matching is
+redone only in the images whose OKS changed.  The steps up to ``jitter`` keep the scores, so a
+range's PR arrays of those steps are accumulated in one pass (its predictions ignored and unmatched
+at every step left out); its background and false_negative steps share one accumulation, of its
+matched predictions alone.
 Shapes: N kept predictions, P pairs, G GT, T OKS thresholds, R recall thresholds, K categories,
 M analysed matches (of any range), A area ranges.
 """
@@ -26,7 +28,7 @@ from ..match import ignored_predictions
 from ..oks import pair_oks
 from .keypoints import FIXES, GOOD, KeypointErrors, fix_keypoints
 from .optimal_score import OptimalScores, best_oks
-from .scene import Scene, match, precision_recall, rank_by, rematch
+from .scene import Scene, accumulation_order, match, precision_recall, rank_by, rematch
 
 STEPS = ("baseline", *FIXES, "score", "background", "false_negative")
 
@@ -92,16 +94,18 @@ def run_sequences(scene: Scene, oks: np.ndarray, unique: KeypointErrors, members
     """
     n_areas = len(scene.area_names)
     stages = [[oks] * n_areas, *_fixed_oks(scene, oks, unique, members)]  # [step up to jitter][range]
-    matched = np.concatenate(_stage_matchings(scene, stages))
-    ignored_gt = np.tile(scene.gt_ignored, (len(stages), 1))
-    ignored_dt = ignored_predictions(matched, ignored_gt, np.tile(scene.outside, (len(stages), 1)))
-    precision, recall = precision_recall(scene, scene.score, scene.rank, matched >= 0, ignored_dt, ignored_gt)
-    steps: list[dict[str, StepCurves]] = [{} for _ in range(n_areas)]
-    for i, step in enumerate(STEPS[: len(stages)]):
-        for a in range(n_areas):
-            steps[a][step] = StepCurves(precision[..., i * n_areas + a], recall[..., i * n_areas + a])
+    matched = np.stack(_stage_matchings(scene, stages), axis=1)  # (A, step, T, N)
+    steps = []
+    order = accumulation_order(scene, scene.score, scene.rank)
+    for a in range(n_areas):  # each range's steps in one accumulation, each step a "range" of its own
+        ignored_gt = np.repeat(scene.gt_ignored[a : a + 1], len(stages), axis=0)
+        outside = np.repeat(scene.outside[a : a + 1], len(stages), axis=0)
+        ignored_dt = ignored_predictions(matched[a], ignored_gt, outside)
+        precision, recall = precision_recall(scene, scene.score, order, matched[a] >= 0, ignored_dt, ignored_gt)
+        steps.append({step: StepCurves(precision[..., i], recall[..., i])
+                      for i, step in enumerate(STEPS[: len(stages)])})
     rows = [_corrected_rows(scene, unique, at) for at in members]
-    return _rescored(scene, optimal, rows, stages[-1], steps), matched[:n_areas]
+    return _rescored(scene, optimal, rows, stages[-1], steps), matched[:, 0]
 
 
 def _stage_matchings(scene: Scene, stages: list[list[np.ndarray]]) -> list[np.ndarray]:
@@ -172,21 +176,24 @@ def _rescored(scene: Scene, scores: OptimalScores, rows: list[np.ndarray], oks: 
     ignored_dt = ignored_predictions(matched, scene.gt_ignored, scene.outside)
     out = []
     for a, (score, rank) in enumerate(zip(optimal, ranks)):
+        order = accumulation_order(scene, score, rank)
         background = ignored_dt[a] | (matched[a] < 0)  # background false positives: unmatched at the threshold
         hit = np.zeros((len(matched[a]), len(scene.gt.ann_ids)), dtype=bool)
         t_idx, n_idx = np.nonzero(matched[a] >= 0)
         hit[t_idx, matched[a][t_idx, n_idx]] = True
         missed = np.logical_or.accumulate(~hit, axis=0)  # thresholds ascending: unmatched at some t' <= t
-        # Three steps in one accumulation, each threshold a "range" of its own with its own ignore flags:
-        # score (as evaluated), background (unmatched ignored), false_negative (also the GT missed so far).
-        ignored_gt = np.concatenate([np.tile(scene.gt_ignored[a], (2 * len(hit), 1)), scene.gt_ignored[a] | missed])
-        true_pos = np.tile(matched[a] >= 0, (3, 1))[:, None, :]
-        precision, recall = precision_recall(scene, score, rank, true_pos,
-                                             np.concatenate([ignored_dt[a], background, background])[:, None, :],
-                                             ignored_gt)
-        # precision [1 x R x K x 3T] -> [3T x R x K]; recall [1 x K x 3T] -> [3T x K]
+        precision, recall = precision_recall(scene, score, order, (matched[a] >= 0)[None], ignored_dt[a][None],
+                                             scene.gt_ignored[a][None])
+        steps[a]["score"] = StepCurves(precision[..., 0], recall[..., 0])
+        # Background and false_negative in one accumulation, each threshold a "range" of its own with its own
+        # ignore flags (the GT missed so far ignored too for false_negative); only matches count in either.
+        ignored_gt = np.concatenate([np.tile(scene.gt_ignored[a], (len(hit), 1)), scene.gt_ignored[a] | missed])
+        true_pos = np.tile(matched[a] >= 0, (2, 1))[:, None, :]
+        precision, recall = precision_recall(scene, score, order, true_pos,
+                                             np.concatenate([background, background])[:, None, :], ignored_gt)
+        # precision [1 x R x K x 2T] -> [2T x R x K]; recall [1 x K x 2T] -> [2T x K]
         precision, recall = np.moveaxis(precision[0], -1, 0), np.moveaxis(recall[0], -1, 0)
-        for i, step in enumerate(("score", "background", "false_negative")):
+        for i, step in enumerate(("background", "false_negative")):
             at = slice(i * len(hit), (i + 1) * len(hit))
             steps[a][step] = StepCurves(precision[at], recall[at])
         out.append(RangeSequence(steps[a], score, unmatched_counts(scene, matched[a], a)))
