@@ -144,10 +144,12 @@ def ignored_predictions(matched: np.ndarray, gt_ignored: np.ndarray, dt_outside:
 
     ``matched`` is :func:`greedy_match`'s (A, T, N), ``gt_ignored`` (A, G), ``dt_outside`` (A, N).
     """
-    ignored = np.repeat(dt_outside[:, None, :], matched.shape[1], axis=1)
-    area, thr, dt = np.nonzero(matched >= 0)  # most candidates are unmatched: look up only the matched
-    ignored[area, thr, dt] = gt_ignored[area, matched[area, thr, dt]]
-    return ignored
+    n_area, n_gt = gt_ignored.shape
+    if n_gt == 0:
+        return np.repeat(dt_outside[:, None, :], matched.shape[1], axis=1)
+    # One flat lookup per entry (an unmatched entry reads some GT's flag, then takes dt_outside instead).
+    flat = np.maximum(matched, 0) + (np.arange(n_area) * n_gt)[:, None, None]
+    return np.where(matched >= 0, gt_ignored.reshape(-1)[flat], dt_outside[:, None, :])
 
 
 def matched_oks(cand: Candidates, oks: np.ndarray, matched: np.ndarray, n_gt: int) -> np.ndarray:
