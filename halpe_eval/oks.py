@@ -77,21 +77,12 @@ def pair_oks(
             np.maximum(above, 0, out=above)
             dist = np.add(below, above, dtype=np.float64)
             np.square(dist, out=dist)
-            e = np.divide(dist[:, :, 0] + dist[:, :, 1], variances)  # similarity_exponent, in place
-            np.divide(e, gt_area[gu, None] + EPS, out=e)
-            np.divide(e, 2, out=e)
-            np.negative(e, out=e)
-            np.exp(e, out=e)
-            oks[:unlabelled] = e.mean(axis=1)
+            oks[:unlabelled] = _similarities(dist[:, :, 0] + dist[:, :, 1], variances, gt_area[gu]).mean(axis=1)
         if unlabelled < len(pairs):
             gl = g[unlabelled:]
             diff = d[unlabelled:] - np.take(gt_xy, gl, axis=0)  # in the coordinate dtype, as the oracle
             np.square(diff, out=diff)
-            e = np.divide(diff[:, :, 0] + diff[:, :, 1], variances)  # similarity_exponent, in place
-            np.divide(e, gt_area[gl, None] + EPS, out=e)
-            np.divide(e, 2, out=e)
-            np.negative(e, out=e)
-            np.exp(e, out=e)
+            e = _similarities(diff[:, :, 0] + diff[:, :, 1], variances, gt_area[gl])
             oks[unlabelled:] = _sum_labelled(e, labelled, gl, counts[unlabelled:]) / counts[unlabelled:]
         out[pairs] = oks
 
@@ -103,6 +94,16 @@ def pair_oks(
         for start in starts:
             block(start)
     return out
+
+
+def _similarities(sq_distance: np.ndarray, variances: np.ndarray, area: np.ndarray) -> np.ndarray:
+    """``exp(-e)`` of :func:`similarity_exponent` for (P, K) squared distances and (P,) areas, computed in
+    place in the same order of operations."""
+    e = np.divide(sq_distance, variances)
+    np.divide(e, area[:, None] + EPS, out=e)
+    np.divide(e, 2, out=e)
+    np.negative(e, out=e)
+    return np.exp(e, out=e)
 
 
 def keypoint_boxes(xy: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import InputError
 from .messages import listing
 from .records import index_in
+from .simd import int64_column
 
 AMBIGUOUS = -2
 
@@ -22,7 +23,7 @@ AMBIGUOUS = -2
 def image_index(values: Sequence[Any], image_ids: np.ndarray, file_names: Sequence[str], name: str,
                 allow_unknown: bool) -> np.ndarray:
     """GT image index per prediction (-1: unknown, allowed); ``image_ids`` sorted, as GroundTruth's are."""
-    ids = _int64_ids(values)
+    ids = int64_column(values)  # integer ids only (no bool, no name) are looked up as one array
     if ids is not None:
         index, found = index_in(image_ids, ids)
         out = np.where(found, index, -1)
@@ -32,16 +33,6 @@ def image_index(values: Sequence[Any], image_ids: np.ndarray, file_names: Sequen
     if unknown.any() and not allow_unknown:
         _refuse_unknown(values, unknown, image_ids, file_names, name)
     return out
-
-
-def _int64_ids(values: Sequence[Any]) -> np.ndarray | None:
-    """The image ids as one int64 array when all are integers (not bool) that fit; else None."""
-    if not set(map(type, values)) <= {int}:
-        return None
-    try:
-        return np.array(values, dtype=np.int64)
-    except OverflowError:
-        return None
 
 
 def _mixed_index(values: Sequence[Any], image_ids: np.ndarray, file_names: Sequence[str], name: str) -> np.ndarray:

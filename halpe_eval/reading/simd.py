@@ -29,6 +29,7 @@ every read takes the precise path.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, Callable
@@ -265,7 +266,7 @@ def flattened_exactly(raw: Any, containers: int, flattened: int, fields: frozens
     return int(np.count_nonzero(text == _OPEN)) <= known or not _nested_in(raw, frozenset(f.encode() for f in fields))
 
 
-def int64_column(values: list) -> np.ndarray | None:
+def int64_column(values: Sequence) -> np.ndarray | None:
     """JSON integers (not booleans) that fit int64, as an array; None otherwise."""
     if not set(map(type, values)) <= {int}:
         return None
