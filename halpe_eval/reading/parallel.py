@@ -1,9 +1,9 @@
 """The chunked prediction reader, shared with a worker process when that pays.
 
 A large plain file is cut between records into ranges of ~RANGE_BYTES.  A
-forked worker parses them from the front of the file, IN_FLIGHT at a time,
-while the caller reads the GT; the caller then parses ranges from the end
-until the two meet (:class:`_Sharing`).  The work splits itself between the
+forked worker parses them from the front of the file while the caller reads
+the GT; the caller then parses ranges from the end until the two meet
+(:class:`_Sharing`).  The work splits itself between the
 processes whatever the GT costs, and the caller's share never crosses a pipe.
 Any problem (an invalid record, a cut that does not parse) falls back to the
 serial reader, which also words the error exactly.
@@ -11,7 +11,6 @@ serial reader, which also words the error exactly.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +29,6 @@ if TYPE_CHECKING:  # imported when workers are started: a plain small run never 
 # worker 0.29 s; 38 MB serial 0.40 s, with the worker 0.37 s).
 PARALLEL_MIN_BYTES = 32 << 20
 RANGE_BYTES = 4 << 20  # bytes of prediction file per range: the two processes finish within one range
-IN_FLIGHT = 2  # ranges handed to the worker at a time: it never waits, and the caller can take the rest
 
 
 class PredictionReader:
@@ -69,7 +67,7 @@ class PredictionReader:
             self._sharing.stop()
         self.protocol = protocol
         if self._pool is not None:
-            self._sharing = _Sharing.of(self._pool, str(self.source), protocol, IN_FLIGHT * (self._workers - 1))
+            self._sharing = _Sharing.of(self._pool, str(self.source), protocol)
 
     def load(self, gt: GroundTruth, allow_unknown_images: bool = False,
              progress: Callable[[float], None] | None = None) -> Predictions:
@@ -103,22 +101,19 @@ class PredictionReader:
 class _Sharing:
     """A file's ranges split between the workers (from the front) and the caller (from the end).
 
-    ``front`` is the next range for a worker, ``back`` the last range not yet taken by the caller;
-    each worker range done hands the next one out (from the pool's thread), so that only
-    ``in_flight`` ranges are ever queued and every other range stays free for the caller.
+    Every range is queued for the workers in file order; the pool hands them out as its workers
+    take them (it holds only a few at a time), so the caller can cancel the ones still queued,
+    from the end, and read them itself until it reaches one a worker has.
     """
 
     def __init__(self, pool: ProcessPoolExecutor, path: str, protocol: Protocol, bbox_area: bool,
-                 ranges: list[tuple[int, int]], in_flight: int):
-        self.pool, self.path, self.protocol, self.bbox_area, self.ranges = pool, path, protocol, bbox_area, ranges
-        self.results: list[Future | list[Columns] | None] = [None] * len(ranges)
-        self.front, self.back, self.stopped = 0, len(ranges), False
-        self.lock = threading.Lock()
-        for _ in range(in_flight):
-            self._hand_out()
+                 ranges: list[tuple[int, int]]):
+        self.path, self.protocol, self.bbox_area, self.ranges = path, protocol, bbox_area, ranges
+        self.results: list[Future | list[Columns]] = [
+            pool.submit(_read_range, path, start, stop, protocol, bbox_area) for start, stop in ranges]
 
     @classmethod
-    def of(cls, pool: ProcessPoolExecutor, path: str, protocol: Protocol, in_flight: int) -> _Sharing | None:
+    def of(cls, pool: ProcessPoolExecutor, path: str, protocol: Protocol) -> _Sharing | None:
         """The sharing of ``path`` cut into ranges between records; None if a cut cannot be found."""
         size = os.path.getsize(path)
         cuts = [0]
@@ -131,37 +126,15 @@ class _Sharing:
         if first is None:
             return None
         ranges = [(a if a == 0 else a + 1, b) for a, b in zip(cuts, cuts[1:] + [size])]
-        return cls(pool, path, protocol, area_from_bbox(first), ranges, in_flight)
-
-    def _hand_out(self, done: Future | None = None) -> None:
-        """Give a worker the next range from the front, if the caller has not taken it."""
-        with self.lock:
-            if self.stopped or self.front >= self.back:
-                return
-            i = self.front
-            self.front += 1
-            start, stop = self.ranges[i]
-            try:
-                future = self.pool.submit(_read_range, self.path, start, stop, self.protocol, self.bbox_area)
-            except RuntimeError:  # the pool is broken (a worker died) or shut down: the range stays the caller's
-                self.front -= 1
-                self.stopped = True
-                return
-            self.results[i] = future
-        future.add_done_callback(self._hand_out)  # outside the lock: a done future calls back at once
-
-    def _take_back(self) -> int | None:
-        """The last range no worker has, now the caller's; None when none is left."""
-        with self.lock:
-            if self.front >= self.back:
-                return None
-            self.back -= 1
-            return self.back
+        return cls(pool, path, protocol, area_from_bbox(first), ranges)
 
     def columns(self, progress: Callable[[float], None] | None) -> list[Columns]:
         """Every range's columns in file order: the caller's read here, last first, then the workers'."""
         done = 0
-        while (i := self._take_back()) is not None:
+        for i in reversed(range(len(self.ranges))):
+            result = self.results[i]
+            if isinstance(result, list) or not result.cancel():  # a worker has it: so have all before it
+                break
             self.results[i] = _read_range(self.path, *self.ranges[i], self.protocol, self.bbox_area)
             done += 1
             if progress is not None:
@@ -169,7 +142,6 @@ class _Sharing:
         columns: list[Columns] = []
         for result in self.results:
             if not isinstance(result, list):
-                assert result is not None
                 result = result.result()
                 done += 1
                 if progress is not None:
@@ -178,11 +150,9 @@ class _Sharing:
         return columns
 
     def stop(self) -> None:
-        """No more ranges handed out (the pool may be shutting down); queued ones are cancelled."""
-        with self.lock:
-            self.stopped = True
+        """Cancel the ranges no worker has started."""
         for result in self.results:
-            if not isinstance(result, list) and result is not None:
+            if not isinstance(result, list):
                 result.cancel()
 
 
