@@ -447,3 +447,20 @@ def test_each_thread_reuses_one_parser_and_a_live_document_makes_the_next_piece_
     assert simd.parse(b"[1]", parser) is None  # refused: the caller reads this piece with orjson
     del kept
     assert simd.parse(b"[1]", parser) is not None
+
+
+def test_keys_written_with_escapes_read_as_the_precise_path_reads_them(tmp_path):
+    path = tmp_path / "preds.json"
+    base = dump([prediction(1, [Num("1")] * 51, Num("0.5")), prediction(1, [Num("2")] * 51, Num("0.25"))])
+    path.write_bytes(base.replace(b'"score":0.25', b'"sc\\u006fre":0.25'))
+    fast, precise = columns_of(path, "coco17", True), columns_of(path, "coco17", False)
+    assert_same_columns(fast, precise)
+    assert fast.score.tolist() == [0.5, 0.25]
+
+
+def test_a_key_simdjson_cannot_look_up_by_its_name_is_left_to_the_precise_path(tmp_path):
+    path = tmp_path / "preds.json"
+    base = dump([prediction(1, [Num("1")] * 51, Num("0.5"))])
+    path.write_bytes(base.replace(b'"image_id":1', b'"image_id":1,"a\\u0000b":2'))  # a NUL in a key
+    assert PieceReader(load_protocol("coco17"), None)._columns(path.read_bytes()) is None
+    assert_same_columns(columns_of(path, "coco17", True), columns_of(path, "coco17", False))

@@ -190,7 +190,10 @@ def gather(array: Any, protocol: Protocol | None, scalars: tuple[str, ...]) -> G
             shape = _shape_of(record, shapes)
             if shape is None:
                 return None
-            row = shape.fetch(record)
+            try:
+                row = shape.fetch(record)
+            except KeyError:  # a key written with an escape: simdjson's lookup does not find it by its name
+                return None
         rows.append(row)
         row_shapes.append(shape)
         if protocol is not None:
