@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..accumulate import accumulate
-from ..match import Candidates, greedy_match, ignored_predictions, run_heads, select_candidates
+from ..match import Candidates, greedy_match, run_heads, select_candidates
 from ..oks import as_view_index, pair_oks
 from ..protocol import Protocol
 from ..reading.ground_truth import GroundTruth
@@ -116,11 +116,6 @@ def similarity(scene: Scene, xy: np.ndarray, pairs: np.ndarray | None = None) ->
                     scene.proto.coordinate_dtype)
 
 
-def pairs_of(scene: Scene, dt_mask: np.ndarray) -> np.ndarray:
-    """Indices of the pairs whose prediction is in ``dt_mask`` (N,)."""
-    return np.flatnonzero(dt_mask[scene.pair_dt])
-
-
 def rank_by(scene: Scene, score: np.ndarray) -> np.ndarray:
     """(N,) rank within the image by ``score`` (descending), ties in internal order."""
     order = np.lexsort((scene.rank, -score, scene.group))
@@ -158,11 +153,6 @@ def rematch(scene: Scene, matched: np.ndarray, oks: np.ndarray, rank: np.ndarray
     return out
 
 
-def dt_ignored(scene: Scene, matched: np.ndarray, areas: slice) -> np.ndarray:
-    """(A', T, N) ignored predictions: matched to an ignored GT, or unmatched outside the range."""
-    return ignored_predictions(matched, scene.gt_ignored[areas], scene.outside[areas])
-
-
 def accumulation_order(scene: Scene, score: np.ndarray, rank: np.ndarray) -> np.ndarray:
     """(N,) the predictions in cocoeval.accumulate's order under ``score``: category, score descending,
     then image (ascending id) and ``rank``, as cocoeval concatenates its per-image lists."""
@@ -186,5 +176,4 @@ def precision_recall(scene: Scene, score: np.ndarray, order: np.ndarray, true_po
 
 
 __all__ = ["AREA_NOTE", "AREA_RANGES", "Scene", "accumulation_order", "build_scene", "diagnosis_protocol", "match",
-           "precision_recall",
-           "rank_by", "rematch", "similarity"]
+           "precision_recall", "rank_by", "rematch", "similarity"]
