@@ -176,17 +176,26 @@ def _bytes_read(stream: BinaryIO) -> int:
         return 0
 
 
-def iter_range_chunks(path, start: int, stop: int, chunk_bytes: int = CHUNK_BYTES,
-                      parse: Callable[[Any], Any] = orjson.loads) -> Iterator[Any]:
-    """Like :func:`iter_array_chunks` for the records in bytes [start, stop) of a plain file.
+def range_text(path, start: int, stop: int) -> bytearray:
+    """The records in bytes [start, stop) of a plain file, as the text of the JSON array they would be alone.
 
-    ``start`` is 0 or just after a comma between records, ``stop`` the file size or
-    such a comma: the range is read as the JSON array it would be alone.
+    ``start`` is 0 or a comma between records, ``stop`` the file size or such a comma (:func:`split_point`):
+    the range is read in one call, and its first comma (or the file's own '[') and its end are made the
+    array's brackets.
     """
+    size = os.path.getsize(path)
+    text = bytearray(stop - start + 1)
     with open(path, "rb") as f:
         f.seek(start)
-        stream = _ByteRange(f, stop - start, b"" if start == 0 else b"[", b"]" if stop < os.path.getsize(path) else b"")
-        yield from _stream_chunks(stream, display_name(path), chunk_bytes, parse)
+        if f.readinto(memoryview(text)[: stop - start]) != stop - start:
+            raise InputError(f"{display_name(path)}: changed while being read")
+    if start > 0:
+        text[0] = 0x5B  # '[' in place of the comma
+    if stop < size:
+        text[-1] = 0x5D  # ']' after the last record
+    else:
+        del text[-1]
+    return text
 
 
 def split_point(path, near: int, windows: tuple[int, ...] = (64 << 10, 1 << 20)) -> int | None:
@@ -202,8 +211,9 @@ def split_point(path, near: int, windows: tuple[int, ...] = (64 << 10, 1 << 20))
     return None
 
 
-def first_element_of(path, key: str, limit: int = 16 << 20) -> Any | None:
-    """The first element of the array under ``"key"`` in a plain JSON file, read from its head.
+def first_element_of(path, key: str | None, limit: int = 16 << 20) -> Any | None:
+    """The first element, an object, of the array under ``"key"`` in a plain JSON file (``key`` None: of the
+    top-level array), read from its head.
 
     A cheap look before the whole file is parsed; None when the head does not show it plainly
     (the caller then waits for the full parse).
@@ -217,7 +227,8 @@ def first_element_of(path, key: str, limit: int = 16 << 20) -> Any | None:
         return None
     if head[:2] == b"\x1f\x8b":
         return None
-    match = re.search(rb'"' + re.escape(key.encode()) + rb'"\s*:\s*\[\s*\{', head)
+    opening = rb"^\s*\[\s*\{" if key is None else rb'"' + re.escape(key.encode()) + rb'"\s*:\s*\[\s*\{'
+    match = re.search(opening, head)
     if match is None:
         return None
     start = match.end() - 1
@@ -231,25 +242,6 @@ def first_element_of(path, key: str, limit: int = 16 << 20) -> Any | None:
         except _NOT_PARSED:
             continue
     return None
-
-
-class _ByteRange:
-    """A read-only stream: ``prefix``, then ``length`` bytes of ``f``, then ``suffix``."""
-
-    def __init__(self, f, length: int, prefix: bytes, suffix: bytes):
-        self._f, self._left, self._prefix, self._suffix = f, length, prefix, suffix
-
-    def read(self, size: int) -> bytes:
-        out, self._prefix = self._prefix, b""
-        if self._left > 0:
-            data = self._f.read(min(size, self._left))
-            self._left -= len(data)
-            if not data:
-                self._left = 0
-            out += data
-        if self._left <= 0 and not out:
-            out, self._suffix = self._suffix, b""
-        return out
 
 
 def _stream_chunks(stream, name: str, chunk_bytes: int, parse: Callable[[Any], Any]) -> Iterator[Any]:

@@ -1,34 +1,37 @@
-"""The chunked prediction reader, shared with a worker process when that pays.
+"""Prediction files read in ranges, shared with a forked worker when that pays.
 
-A large plain file is cut between records into ranges of ~RANGE_BYTES.  A
-forked worker parses them from the front of the file while the caller reads
-the GT; the caller then parses ranges from the end until the two meet
-(:class:`_Sharing`).  The work splits itself between the
-processes whatever the GT costs, and the caller's share never crosses a pipe.
-Any problem (an invalid record, a cut that does not parse) falls back to the
-serial reader, which also words the error exactly.
+A plain file is cut between records into ranges of ~RANGE_BYTES; each is read in
+one call and parsed as the JSON array it would be alone (:func:`.jsonio.range_text`).
+From PARALLEL_MIN_BYTES, a forked worker takes ranges from the front while the
+caller reads the GT; the caller then takes them from the end until the two meet
+(:class:`_Sharing`: one lock over two counters in shared memory, so the split
+follows whatever the GT costs).  The worker writes its arrays to an anonymous
+file and sends one short message when no range is left: nothing large crosses a
+pipe and the worker never waits for the caller.  Any problem (an invalid record,
+a cut that does not parse, a worker that died) falls back to the streaming
+reader, which also words the error exactly.
 """
 from __future__ import annotations
 
 import os
+import pickle
+import struct
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..protocol import Protocol
 from .chunks import Parse, columns_of_chunks
 from .ground_truth import GroundTruth
-from .jsonio import display_name, iter_array_chunks, iter_range_chunks, split_point
+from .jsonio import display_name, first_element_of, iter_array_chunks, range_text, split_point
 from .predictions import Predictions, finish_predictions
 from .records import Columns, area_from_bbox
-
-if TYPE_CHECKING:  # imported when workers are started: a plain small run never needs them
-    from concurrent.futures import Future, ProcessPoolExecutor
 
 # Below this a worker process costs more than it saves (whole command: 29 MB serial 0.26 s, with the
 # worker 0.29 s; 38 MB serial 0.40 s, with the worker 0.37 s).
 PARALLEL_MIN_BYTES = 32 << 20
 RANGE_BYTES = 4 << 20  # bytes of prediction file per range: the two processes finish within one range
+_ALIGN = 64  # byte alignment of each array the worker stores
 
 
 class PredictionReader:
@@ -36,47 +39,43 @@ class PredictionReader:
 
     Make it first, then ``start(protocol)``, then ``load(gt)``; ``close()`` in any case.
     ``workers`` (default: two where there are two cores) is the number of processes that parse a
-    large plain file: this one and ``workers - 1`` forked at once, while this process is still
-    small (forked later, they would share the parsed GT's pages and, once this process frees them,
-    own a copy).  ``workers=1`` reads serially.
+    large plain file: this one and one forked at ``start``, before the GT is read (forked later, it
+    would share the parsed GT's pages and, once this process frees them, own a copy).
+    ``workers=1`` reads serially.
     """
 
     def __init__(self, source: Any, name: str | None = None, workers: int | None = None):
         self.source = source
         self.name = display_name(source) if isinstance(source, (str, Path)) else (name or "<predictions>")
         self.protocol: Protocol | None = None
-        self._pool: ProcessPoolExecutor | None = None
+        self._ranges: _Ranges | None = None
         self._sharing: _Sharing | None = None
-        self._workers = workers if workers is not None else min(2, os.cpu_count() or 1)
-        if self._workers > 1 and isinstance(source, (str, Path)) and _parallel_ok(source):
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            try:
-                context = multiprocessing.get_context("fork")
-            except ValueError:  # no fork on this platform: read serially
-                return
-            self._pool = ProcessPoolExecutor(max_workers=self._workers - 1, mp_context=context)
-            self._pool.submit(_ready)  # a fork-context pool forks all its workers on the first submit
+        self._share = (workers if workers is not None else min(2, os.cpu_count() or 1)) > 1
 
     def start(self, protocol: Protocol) -> None:
-        """Hand the workers the file; again with another protocol discards the first start's work."""
+        """Cut the file and hand a worker its ranges; again with another protocol discards the first start's
+        work."""
         if self.protocol == protocol:
             return
-        if self._sharing is not None:
-            self._sharing.stop()
+        self.close()
         self.protocol = protocol
-        if self._pool is not None:
-            self._sharing = _Sharing.of(self._pool, str(self.source), protocol)
+        if self._ranges is None and isinstance(self.source, (str, Path)):
+            self._ranges = _Ranges.of(str(self.source))
+        if self._ranges is not None and self._share and self._ranges.size >= PARALLEL_MIN_BYTES:
+            self._sharing = _Sharing.of(self._ranges, protocol)
 
     def load(self, gt: GroundTruth, allow_unknown_images: bool = False,
              progress: Callable[[float], None] | None = None) -> Predictions:
         """The predictions checked against ``gt``; ``progress(fraction)`` hears the share of the file parsed."""
+        protocol = self.protocol or gt.protocol
         cols = None
-        if self._sharing is not None:
+        if self._ranges is not None:
             try:
-                cols = Columns.concatenate(self._sharing.columns(progress))
-            except Exception:  # noqa: BLE001 - the serial reader re-reads and reports precisely
+                if self._sharing is not None:
+                    cols = Columns.concatenate(self._sharing.columns(progress))
+                else:
+                    cols = Columns.concatenate(self._ranges.read_all(protocol, progress))
+            except Exception:  # noqa: BLE001 - the streaming reader re-reads and reports precisely
                 cols = None
             self.close()
         if cols is None:
@@ -86,35 +85,29 @@ class PredictionReader:
                 return iter_array_chunks(source, progress=progress, parse=parse) if isinstance(
                     source, (str, Path)) else iter([source])
 
-            cols = Columns.concatenate(columns_of_chunks(read, self.protocol or gt.protocol, self.name))
+            cols = Columns.concatenate(columns_of_chunks(read, protocol, self.name))
         return finish_predictions(cols, gt, self.name, allow_unknown_images)
 
     def close(self) -> None:
+        """Stop the worker, if one is still reading."""
         if self._sharing is not None:
             self._sharing.stop()
             self._sharing = None
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
 
 
-class _Sharing:
-    """A file's ranges split between the workers (from the front) and the caller (from the end).
+class _Ranges:
+    """A plain file of records cut between records: ``spans[i]`` is (start, stop) for :func:`range_text`;
+    ``bbox_area`` is loadRes' area rule, read from the first record."""
 
-    Every range is queued for the workers in file order; the pool hands them out as its workers
-    take them (it holds only a few at a time), so the caller can cancel the ones still queued,
-    from the end, and read them itself until it reaches one a worker has.
-    """
-
-    def __init__(self, pool: ProcessPoolExecutor, path: str, protocol: Protocol, bbox_area: bool,
-                 ranges: list[tuple[int, int]]):
-        self.path, self.protocol, self.bbox_area, self.ranges = path, protocol, bbox_area, ranges
-        self.results: list[Future | list[Columns]] = [
-            pool.submit(_read_range, path, start, stop, protocol, bbox_area) for start, stop in ranges]
+    def __init__(self, path: str, size: int, spans: list[tuple[int, int]], bbox_area: bool):
+        self.path, self.size, self.spans, self.bbox_area = path, size, spans, bbox_area
 
     @classmethod
-    def of(cls, pool: ProcessPoolExecutor, path: str, protocol: Protocol) -> _Sharing | None:
-        """The sharing of ``path`` cut into ranges between records; None if a cut cannot be found."""
+    def of(cls, path: str) -> _Ranges | None:
+        """None unless ``path`` is a plain file whose top level is an array of objects and whose cuts are found."""
+        first = first_element_of(path, None, limit=1 << 20)
+        if not isinstance(first, dict):
+            return None
         size = os.path.getsize(path)
         cuts = [0]
         for near in range(RANGE_BYTES, size - RANGE_BYTES // 2, RANGE_BYTES):
@@ -122,60 +115,131 @@ class _Sharing:
             if cut is None or cut <= cuts[-1]:
                 return None
             cuts.append(cut)
-        first = _first_record(path)
-        if first is None:
+        return cls(path, size, list(zip(cuts, cuts[1:] + [size])), area_from_bbox(first))
+
+    def read(self, i: int, protocol: Protocol) -> list[Columns]:
+        text = range_text(self.path, *self.spans[i])
+        return columns_of_chunks(lambda parse: iter([parse(text)]), protocol, self.path, self.bbox_area)
+
+    def read_all(self, protocol: Protocol, progress: Callable[[float], None] | None) -> list[Columns]:
+        columns = []
+        for i in range(len(self.spans)):
+            columns += self.read(i, protocol)
+            if progress is not None:
+                progress((i + 1) / len(self.spans))
+        return columns
+
+
+class _Sharing:
+    """Ranges split between a forked worker (from the front) and the caller (from the end).
+
+    ``_counters`` (shared memory, under ``_lock``) holds the first range not taken and the end of
+    the ranges not taken.  The worker stores each range's columns in ``_store`` (an anonymous file:
+    its arrays as raw bytes, the rest pickled) and, when no range is left, sends the list of what it
+    read; the caller maps the file and takes the arrays from it without a copy.
+    """
+
+    def __init__(self, ranges: _Ranges, protocol: Protocol, context: Any):
+        import mmap
+
+        self.ranges, self.protocol = ranges, protocol
+        self.results: list[list[Columns] | None] = [None] * len(ranges.spans)
+        self.by_worker: list[int] = []  # the ranges the worker read, once columns() has them
+        self._counters = mmap.mmap(-1, 16)
+        struct.pack_into("qq", self._counters, 0, 0, len(ranges.spans))
+        self._lock = context.Lock()
+        self._store = _anonymous_file()
+        self._receive, send = context.Pipe(duplex=False)
+        self._worker = context.Process(target=self._work, args=(send,), daemon=True)
+        self._worker.start()
+        send.close()
+
+    @classmethod
+    def of(cls, ranges: _Ranges, protocol: Protocol) -> _Sharing | None:
+        """None where processes cannot be forked (the caller then reads every range)."""
+        import multiprocessing
+
+        try:
+            return cls(ranges, protocol, multiprocessing.get_context("fork"))
+        except (ValueError, OSError):
             return None
-        ranges = [(a if a == 0 else a + 1, b) for a, b in zip(cuts, cuts[1:] + [size])]
-        return cls(pool, path, protocol, area_from_bbox(first), ranges)
+
+    def _take(self, from_front: bool) -> int | None:
+        """The next range not taken, from the front or the end; None when none is left."""
+        with self._lock:
+            first, end = struct.unpack_from("qq", self._counters)
+            if first >= end:
+                return None
+            if from_front:
+                struct.pack_into("q", self._counters, 0, first + 1)
+                return first
+            struct.pack_into("q", self._counters, 8, end - 1)
+            return end - 1
+
+    def _work(self, send: Any) -> None:
+        """The worker: read ranges from the front, store them, and say which (or that one failed)."""
+        self._receive.close()
+        stored: list[tuple[int, bytes, list[tuple[int, int]]]] = []
+        try:
+            with open(self._store.fileno(), "wb", closefd=False) as out:
+                while (i := self._take(from_front=True)) is not None:
+                    buffers: list[pickle.PickleBuffer] = []
+                    meta = pickle.dumps(self.ranges.read(i, self.protocol), protocol=5,
+                                        buffer_callback=buffers.append)
+                    spans = []
+                    for buffer in buffers:
+                        out.write(b"\0" * (-out.tell() % _ALIGN))
+                        spans.append((out.tell(), buffer.raw().nbytes))
+                        out.write(buffer.raw())
+                    stored.append((i, meta, spans))
+            send.send(stored)
+        except BaseException:  # noqa: BLE001 - the caller reads what this could not, and words any error
+            send.send(None)
+        finally:
+            send.close()
 
     def columns(self, progress: Callable[[float], None] | None) -> list[Columns]:
-        """Every range's columns in file order: the caller's read here, last first, then the workers'."""
+        """Every range's columns in file order: the caller's read here, last first, then the worker's."""
         done = 0
-        for i in reversed(range(len(self.ranges))):
-            result = self.results[i]
-            if isinstance(result, list) or not result.cancel():  # a worker has it: so have all before it
-                break
-            self.results[i] = _read_range(self.path, *self.ranges[i], self.protocol, self.bbox_area)
+        while (i := self._take(from_front=False)) is not None:
+            self.results[i] = self.ranges.read(i, self.protocol)
             done += 1
             if progress is not None:
-                progress(done / len(self.ranges))
+                progress(done / len(self.results))
+        stored = self._receive.recv()  # EOFError if the worker died
+        if stored is None:
+            raise RuntimeError("the worker could not read its ranges")
+        if stored:
+            import mmap
+
+            view = memoryview(mmap.mmap(self._store.fileno(), 0, access=mmap.ACCESS_COPY))
+            for i, meta, spans in stored:
+                self.by_worker.append(i)
+                self.results[i] = pickle.loads(meta, buffers=[view[start:start + n] for start, n in spans])
+        if progress is not None:
+            progress(1.0)
         columns: list[Columns] = []
         for result in self.results:
-            if not isinstance(result, list):
-                result = result.result()
-                done += 1
-                if progress is not None:
-                    progress(done / len(self.ranges))
+            if result is None:
+                raise RuntimeError("a range was read by no one")
             columns += result
         return columns
 
     def stop(self) -> None:
-        """Cancel the ranges no worker has started."""
-        for result in self.results:
-            if not isinstance(result, list):
-                result.cancel()
+        """Take every range left (the worker stops after its current one), end the worker, free the file."""
+        with self._lock:
+            struct.pack_into("q", self._counters, 8, 0)
+        if self._worker.is_alive():
+            self._worker.terminate()
+        self._worker.join()
+        self._receive.close()
+        self._store.close()
 
 
-def _ready() -> None:
-    """Nothing: submitted once so that the pool forks its workers now."""
+def _anonymous_file() -> Any:
+    """A file in memory, gone when closed: a memfd on Linux, else a temporary file."""
+    if hasattr(os, "memfd_create"):
+        return open(os.memfd_create("halpe-eval-predictions"), "w+b")  # noqa: SIM115 - closed by stop()
+    import tempfile
 
-
-def _parallel_ok(path: Any) -> bool:
-    try:
-        if os.path.getsize(path) < PARALLEL_MIN_BYTES:
-            return False
-        with open(path, "rb") as f:
-            return f.read(2) != b"\x1f\x8b"  # gzip streams cannot be split
-    except OSError:
-        return False
-
-
-def _read_range(path: str, start: int, stop: int, protocol: Protocol, bbox_area: bool) -> list[Columns]:
-    return columns_of_chunks(lambda parse: iter_range_chunks(path, start, stop, parse=parse), protocol, path,
-                             bbox_area)
-
-
-def _first_record(path: str) -> dict | None:
-    for chunk in iter_range_chunks(path, 0, os.path.getsize(path), chunk_bytes=1 << 16):
-        return chunk[0] if isinstance(chunk, list) and chunk and isinstance(chunk[0], dict) else None
-    return None
+    return tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
