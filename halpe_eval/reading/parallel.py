@@ -61,8 +61,12 @@ class PredictionReader:
         self.protocol = protocol
         if self._ranges is None and isinstance(self.source, (str, Path)):
             self._ranges = _Ranges.of(str(self.source))
-        if self._ranges is not None and self._share and self._ranges.size >= PARALLEL_MIN_BYTES:
-            self._sharing = _Sharing.of(self._ranges, protocol)
+        if self._ranges is not None and self._share and self._ranges.size >= PARALLEL_MIN_BYTES and hasattr(
+                os, "fork"):
+            try:
+                self._sharing = _Sharing(self._ranges, protocol)
+            except OSError:  # no process to spare: this one reads every range
+                self._sharing = None
 
     def load(self, gt: GroundTruth, allow_unknown_images: bool = False,
              progress: Callable[[float], None] | None = None) -> Predictions:
@@ -133,13 +137,16 @@ class _Ranges:
 class _Sharing:
     """Ranges split between a forked worker (from the front) and the caller (from the end).
 
-    ``_counters`` (shared memory, under ``_lock``) holds the first range not taken and the end of
-    the ranges not taken.  The worker stores each range's columns in ``_store`` (an anonymous file:
-    its arrays as raw bytes, the rest pickled) and, when no range is left, sends the list of what it
-    read; the caller maps the file and takes the arrays from it without a copy.
+    ``_counters`` (shared memory) holds the first range not taken and the end of the ranges not
+    taken; a process takes one under a lock on the first byte of ``_store`` (a POSIX record lock:
+    released by the kernel if its holder dies).  The worker stores each range's columns in
+    ``_store`` (an anonymous file: the arrays as raw bytes, the rest pickled) and, when no range is
+    left, writes the list of what it read to a pipe and exits; the caller maps the file and takes
+    the arrays from it without a copy.  Plain ``os.fork``: the multiprocessing machinery costs more
+    to import (~15 ms) than the whole exchange.
     """
 
-    def __init__(self, ranges: _Ranges, protocol: Protocol, context: Any):
+    def __init__(self, ranges: _Ranges, protocol: Protocol):
         import mmap
 
         self.ranges, self.protocol = ranges, protocol
@@ -147,26 +154,29 @@ class _Sharing:
         self.by_worker: list[int] = []  # the ranges the worker read, once columns() has them
         self._counters = mmap.mmap(-1, 16)
         struct.pack_into("qq", self._counters, 0, 0, len(ranges.spans))
-        self._lock = context.Lock()
         self._store = _anonymous_file()
-        self._receive, send = context.Pipe(duplex=False)
-        self._worker = context.Process(target=self._work, args=(send,), daemon=True)
-        self._worker.start()
-        send.close()
-
-    @classmethod
-    def of(cls, ranges: _Ranges, protocol: Protocol) -> _Sharing | None:
-        """None where processes cannot be forked (the caller then reads every range)."""
-        import multiprocessing
-
+        self._receive, send = os.pipe()
         try:
-            return cls(ranges, protocol, multiprocessing.get_context("fork"))
-        except (ValueError, OSError):
-            return None
+            self._pid: int | None = os.fork()
+        except OSError:
+            os.close(self._receive)
+            os.close(send)
+            self._store.close()
+            raise
+        if self._pid == 0:  # the worker
+            try:
+                os.close(self._receive)
+                _write_all(send, self._work())
+            finally:
+                os._exit(0)
+        os.close(send)
 
     def _take(self, from_front: bool) -> int | None:
         """The next range not taken, from the front or the end; None when none is left."""
-        with self._lock:
+        import fcntl
+
+        fcntl.lockf(self._store.fileno(), fcntl.LOCK_EX, 1, 0)
+        try:
             first, end = struct.unpack_from("qq", self._counters)
             if first >= end:
                 return None
@@ -175,11 +185,12 @@ class _Sharing:
                 return first
             struct.pack_into("q", self._counters, 8, end - 1)
             return end - 1
+        finally:
+            fcntl.lockf(self._store.fileno(), fcntl.LOCK_UN, 1, 0)
 
-    def _work(self, send: Any) -> None:
-        """The worker: read ranges from the front, store them, and say which (or that one failed)."""
-        self._receive.close()
-        stored: list[tuple[int, bytes, list[tuple[int, int]]]] = []
+    def _work(self) -> bytes:
+        """The worker: read ranges from the front, store them; the list of what it stored (None: it failed)."""
+        stored: list[tuple[int, bytes, list[tuple[int, int]]]] | None = []
         try:
             with open(self._store.fileno(), "wb", closefd=False) as out:
                 while (i := self._take(from_front=True)) is not None:
@@ -192,11 +203,9 @@ class _Sharing:
                         spans.append((out.tell(), buffer.raw().nbytes))
                         out.write(buffer.raw())
                     stored.append((i, meta, spans))
-            send.send(stored)
         except BaseException:  # noqa: BLE001 - the caller reads what this could not, and words any error
-            send.send(None)
-        finally:
-            send.close()
+            stored = None
+        return pickle.dumps(stored, protocol=5)
 
     def columns(self, progress: Callable[[float], None] | None) -> list[Columns]:
         """Every range's columns in file order: the caller's read here, last first, then the worker's."""
@@ -206,7 +215,7 @@ class _Sharing:
             done += 1
             if progress is not None:
                 progress(done / len(self.results))
-        stored = self._receive.recv()  # EOFError if the worker died
+        stored = pickle.loads(_read_all(self._receive))  # empty (EOFError) if the worker died
         if stored is None:
             raise RuntimeError("the worker could not read its ranges")
         if stored:
@@ -226,14 +235,31 @@ class _Sharing:
         return columns
 
     def stop(self) -> None:
-        """Take every range left (the worker stops after its current one), end the worker, free the file."""
-        with self._lock:
-            struct.pack_into("q", self._counters, 8, 0)
-        if self._worker.is_alive():
-            self._worker.terminate()
-        self._worker.join()
-        self._receive.close()
+        """End the worker (at once if it is still reading) and free what the two shared."""
+        if self._pid is None:
+            return
+        pid, self._pid = self._pid, None
+        if os.waitpid(pid, os.WNOHANG) == (0, 0):
+            import signal
+
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(self._receive)
         self._store.close()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _read_all(fd: int) -> bytes:
+    """What a pipe carries until its writer closes it."""
+    chunks = []
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _anonymous_file() -> Any:
