@@ -190,7 +190,7 @@ class _Sharing:
 
     def _work(self) -> bytes:
         """The worker: read ranges from the front, store them; the list of what it stored (None: it failed)."""
-        stored: list[tuple[int, bytes, list[tuple[int, int]]]] | None = []
+        stored: list[tuple[int, bytes, list[tuple[int, int]]]] = []
         try:
             with open(self._store.fileno(), "wb", closefd=False) as out:
                 while (i := self._take(from_front=True)) is not None:
@@ -204,7 +204,7 @@ class _Sharing:
                         out.write(buffer.raw())
                     stored.append((i, meta, spans))
         except BaseException:  # noqa: BLE001 - the caller reads what this could not, and words any error
-            stored = None
+            return pickle.dumps(None)
         return pickle.dumps(stored, protocol=5)
 
     def columns(self, progress: Callable[[float], None] | None) -> list[Columns]:
