@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 import sys
 import time
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -324,12 +325,30 @@ def _write_files(report: Report, output: str | None, per_image_file: str | None,
         fail(f"{exc.filename or writing}: cannot write ({exc.strerror or exc})")
 
 
-def run() -> None:
+def run() -> NoReturn:
     """The ``halpe-eval`` command: :func:`main` in a process of its own, where everything loaded before
     scoring (the modules, ~25k objects) stays until the end; frozen out of every cyclic collection (and so
-    out of the forked reader's copy-on-write pages), which saves ~50 ms of a COCO-17 val-size run."""
+    out of the forked reader's copy-on-write pages), which saves ~50 ms of a COCO-17 val-size run.
+
+    The process then leaves without tearing the interpreter down (freeing every module and array: ~25 ms
+    of a COCO-17 val-size run): the files the command writes are closed by then, so only the standard
+    streams are flushed.  An exception that is not an exit status still ends the usual way.
+    """
     gc.freeze()
-    main()
+    code: object = 0
+    try:
+        main()
+    except SystemExit as done:
+        code = done.code
+    status = code if isinstance(code, int) else 0 if code is None else 1
+    if not isinstance(code, (int, type(None))):
+        print(code, file=sys.stderr)
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader has gone: as click does, a quiet status 1
+        status = 1
+    sys.stderr.flush()
+    os._exit(status)
 
 
 if __name__ == "__main__":  # pragma: no cover
