@@ -39,6 +39,7 @@ from .pipeline import evaluate
 from .protocol import Protocol, builtin_names
 from .reading.ground_truth import GroundTruth, load_ground_truth
 from .reading.predictions import Predictions, load_shards
+from .reading.sharing import stop_unadopted
 from .results import EvalResult
 
 if TYPE_CHECKING:
@@ -348,6 +349,7 @@ def run() -> NoReturn:
     except BrokenPipeError:  # the reader has gone: as click does, a quiet status 1
         status = 1
     sys.stderr.flush()
+    stop_unadopted()  # a reader forked by halpe_eval.launch for a run that did not read its file
     os._exit(status)
 
 

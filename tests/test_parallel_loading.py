@@ -85,11 +85,11 @@ def test_the_caller_and_the_worker_share_the_ranges_each_read_once(files, small_
     ground_truth = load_ground_truth(gt_path)
     reader = parallel.PredictionReader(preds_path)
     reader.start(ground_truth.protocol)
-    sharing = reader._sharing
-    assert sharing is not None and len(sharing.results) > 5
+    sharing, ranges = reader._sharing, len(reader._ranges.spans)
+    assert sharing is not None and ranges > 5
     loaded = reader.load(ground_truth)
     by_worker = set(sharing.by_worker)
-    assert 1 <= len(by_worker) < len(sharing.results) and len(by_worker) == len(sharing.by_worker)
+    assert 1 <= len(by_worker) < ranges and len(by_worker) == len(sharing.by_worker)
     serial = parallel.PredictionReader(preds_path, workers=1)
     serial.start(ground_truth.protocol)
     expected = serial.load(ground_truth)
