@@ -188,11 +188,11 @@ def main() -> None:
     if args.scale == COCO17:
         gt, preds = coco17_files(gt, preds, args.data)
     py = sys.executable
-    contenders = [("native", [py, "-m", "halpe_eval.cli", gt, preds, "--format", "json", "-q"], args.repeat),
+    contenders = [("native", [py, "-m", "halpe_eval", gt, preds, "--format", "json", "-q"], args.repeat),
                   ("floor (parse + convert)", [py, HERE / "floor.py", gt, preds], args.repeat)]
     if not args.no_reference:
         contenders.append((REFERENCE,
-                           [py, "-m", "halpe_eval.cli", gt, preds, "--backend", "reference", "--format", "json", "-q"],
+                           [py, "-m", "halpe_eval", gt, preds, "--backend", "reference", "--format", "json", "-q"],
                            args.reference_repeat))
         if args.scale != COCO17:
             contenders.append(("halpecocotools alone", [py, HERE / "peers" / "halpecocotools_alone.py", gt, preds],
