@@ -253,7 +253,7 @@ def _evaluate_all(gt: str, preds: Sequence[Run], protocol: str | None, backend: 
                   **options) -> list[EvalResult]:
     """The runs in order, each driving its share of the progress bar."""
     if backend == "reference":
-        from .oracles import evaluate_reference
+        from .oracles.driver import evaluate_reference
 
         results = []
         for i, p in enumerate(preds):

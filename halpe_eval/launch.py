@@ -58,14 +58,13 @@ def start_reader(args: Sequence[str]) -> None:
             return
     except OSError:
         return
+    import gc
+
+    from .reading.parallel import early_plan  # numpy and the reading stack, which the worker inherits
     from .reading.sharing import start_early
 
-    def plan():  # in the worker
-        from .reading.parallel import early_plan
-
-        return early_plan(files.gt, files.preds, files.protocol)
-
-    start_early(files.preds, plan)
+    gc.freeze()  # the modules' objects: no collection in either process touches (and so copies) their pages
+    start_early(files.preds, lambda: early_plan(files.gt, files.preds, files.protocol))
 
 
 def command_files(args: Sequence[str]) -> CommandFiles | None:

@@ -7,7 +7,7 @@ whether records must carry the protocol's nested fields.  The oracle's name for 
 of our parts is data: ``Protocol.reference_parts``.
 
 Only stdlib, numpy and typing are imported here (``protocol_schema`` reads
-``ORACLE_NAMES``); the oracles themselves are imported by :func:`halpe_eval.oracles.run_oracle`.
+``ORACLE_NAMES``); the oracles themselves are imported by :func:`halpe_eval.oracles.driver.run_oracle`.
 Adding an oracle is one entry in ``ADAPTERS``.
 """
 from __future__ import annotations

@@ -213,21 +213,30 @@ def split_point(path, near: int, windows: tuple[int, ...] = (64 << 10, 1 << 20))
 
 def first_element_of(path, key: str | None, limit: int = 16 << 20) -> Any | None:
     """The first element, an object, of the array under ``"key"`` in a plain JSON file (``key`` None: of the
-    top-level array), read from its head.
+    top-level array), read from its head: its first MiB, then up to ``limit`` bytes.
 
     A cheap look before the whole file is parsed; None when the head does not show it plainly
     (the caller then waits for the full parse).
     """
+    opening = rb"^\s*\[\s*\{" if key is None else rb'"' + re.escape(key.encode()) + rb'"\s*:\s*\[\s*\{'
     try:
         if not os.path.isfile(path):  # a pipe read here would be empty for the real parse
             return None
         with open(path, "rb") as f:
-            head = f.read(limit)
+            head = f.read(min(limit, 1 << 20))
+            if head[:2] == b"\x1f\x8b":
+                return None
+            found = _first_object(head, opening)
+            if found is None and len(head) < limit:
+                head += f.read(limit - len(head))
+                found = _first_object(head, opening)
     except OSError:
         return None
-    if head[:2] == b"\x1f\x8b":
-        return None
-    opening = rb"^\s*\[\s*\{" if key is None else rb'"' + re.escape(key.encode()) + rb'"\s*:\s*\[\s*\{'
+    return found
+
+
+def _first_object(head: bytes, opening: bytes) -> Any | None:
+    """The object that starts where ``opening`` (ending in its '{') first matches in ``head``."""
     match = re.search(opening, head)
     if match is None:
         return None
@@ -238,7 +247,8 @@ def first_element_of(path, key: str | None, limit: int = 16 << 20) -> Any | None
         if end < 0:
             return None
         try:
-            return orjson.loads(head[start : end + 1])
+            value = orjson.loads(head[start : end + 1])
+            return value if isinstance(value, dict) else None
         except _NOT_PARSED:
             continue
     return None

@@ -121,9 +121,7 @@ class Sharing:
         message = _read_all(self._receive)
         worker = pickle.loads(message) if message else None  # nothing: the worker died
         if worker is not None and worker[0] == key and worker[1]:
-            import mmap
-
-            view = memoryview(mmap.mmap(self._store.fileno(), 0, access=mmap.ACCESS_COPY))
+            view = self._stored()
             for i, meta, spans in worker[1]:
                 results[i], done[i] = pickle.loads(meta, buffers=[view[start:start + n] for start, n in spans]), True
                 self.by_worker.append(i)
@@ -132,6 +130,14 @@ class Sharing:
             if not done[i]:
                 run(i)
         return results
+
+    def _stored(self) -> memoryview:
+        """The worker's arrays, mapped (an empty view when it stored none: an empty file cannot be mapped)."""
+        if os.fstat(self._store.fileno()).st_size == 0:
+            return memoryview(b"")
+        import mmap
+
+        return memoryview(mmap.mmap(self._store.fileno(), 0, access=mmap.ACCESS_COPY))
 
     def stop(self) -> None:
         """End the worker (at once if it is still working) and free what the two shared."""
