@@ -13,7 +13,7 @@ import pytest
 from halpe_eval.accumulate import accumulate, summarize
 from halpe_eval.errors import InputError
 from halpe_eval.match import Candidates, greedy_match, ignored_predictions, matched_oks, select_candidates
-from halpe_eval.oks import BLOCK_PAIRS, pair_oks, similarity_exponent
+from halpe_eval.oks import BLOCK_PAIRS, EXP_UNDERFLOW, exp_in_place, pair_oks, similarity_exponent
 from halpe_eval.protocol import COCO_STAT_NAMES, EvalParams, Statistic, cocoeval_range, load_protocol
 from halpe_eval.protocol_schema import protocol_from_mapping
 
@@ -49,6 +49,20 @@ def test_similarity_exponent_follows_cocoevals_order_of_operations():
     area = np.array([[3.0]])
     expected = [[8.0 / 4.0 / (3.0 + EPS) / 2, 2.0 / 0.5 / (3.0 + EPS) / 2]]
     assert similarity_exponent(sq_distance, variances, area).tolist() == expected
+
+
+@pytest.mark.parametrize("underflowing", [0.0, 0.01, 0.5, 1.0])
+def test_exp_in_place_is_numpys_exp_bit_for_bit(underflowing):
+    rng = np.random.default_rng(7)
+    x = -rng.exponential(30.0, 100_000)
+    far = rng.random(len(x)) < underflowing
+    x[far] = -rng.uniform(700, 1e6, far.sum())  # the subnormal band (-745, -708) included
+    x[:9] = [-np.inf, np.nan, EXP_UNDERFLOW, np.nextafter(EXP_UNDERFLOW, 0), -745.13, -708.4, -0.0, 0.0, 700.0]
+    expected = np.exp(x)
+    got = exp_in_place(x.copy())
+    numbers = ~np.isnan(expected)
+    assert np.array_equal(got.view(np.int64)[numbers], expected.view(np.int64)[numbers])  # +0.0 where numpy's is
+    assert np.array_equal(np.isnan(got), ~numbers)
 
 
 def test_an_exact_prediction_has_oks_one():
