@@ -59,16 +59,19 @@ def accumulate(
     bounds = np.searchsorted(category, np.arange(n_categories + 1))  # category k holds [bounds[k], bounds[k+1])
     n_positive = np.stack([np.bincount(gt_category[~ignored], minlength=n_categories) for ignored in gt_ignored])
 
-    area, thr, pos = np.nonzero(true_pos & counted)  # sorted by (area, threshold, position)
+    n = true_pos.shape[2]
+    flat = np.flatnonzero(true_pos & counted)  # sorted by (area, threshold, position)
+    row, pos = np.divmod(flat, n)  # row: area * n_thr + threshold (one flat search beats np.nonzero's three)
     cat = category[pos]
-    group = (area * n_thr + thr) * n_categories + cat
+    group = row * n_categories + cat
     group_starts = np.searchsorted(group, np.arange(n_area * n_thr * n_categories + 1))
     tp = np.arange(1, len(pos) + 1) - group_starts[group]  # true positives so far, in the group
     before = bounds[cat] - 1  # the category's counted predictions start after this position
-    counted_before = np.where(before >= 0, n_counted[area, thr, np.maximum(before, 0)], 0)
-    fp = n_counted[area, thr, pos] - counted_before - tp
+    n_counted = n_counted.reshape(-1)
+    counted_before = np.where(before >= 0, n_counted[row * n + np.maximum(before, 0)], 0)
+    fp = n_counted[flat] - counted_before - tp
     with np.errstate(divide="ignore", invalid="ignore"):
-        rc = tp / n_positive[area, cat]
+        rc = tp / n_positive[row // n_thr, cat]
     pr = tp / (fp + tp + EPS)
 
     starts_at_zero = recall_thresholds <= 0
@@ -107,7 +110,21 @@ def ranking_order(score: np.ndarray, category: np.ndarray) -> np.ndarray | None:
     in_order = (category[1:] >= category[:-1]) & (~same_category | (score[1:] <= score[:-1]))
     if in_order.all():
         return None
-    return np.lexsort((np.arange(len(score)), -score, category))
+    return group_score_order(category, score)
+
+
+def group_score_order(group: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """The positions sorted by group ascending, score descending, then position: ``np.lexsort((arange(N), -score,
+    group))``, computed as one stable sort of the scores and one sort of unique integer keys (twice as fast)."""
+    n = len(score)
+    by_score = np.argsort(-score, kind="stable")
+    if n < 2 or group.min() == group.max():
+        return by_score
+    if group.min() < 0 or int(group.max()) >= np.iinfo(np.int64).max // n:
+        return np.lexsort((np.arange(n), -score, group))
+    score_rank = np.empty(n, dtype=np.int64)
+    score_rank[by_score] = np.arange(n)
+    return np.argsort(group.astype(np.int64) * n + score_rank)  # keys are unique: any sort gives this order
 
 
 def mean_defined(values: np.ndarray) -> float | None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .accumulate import ranking_order
+from .accumulate import group_score_order, ranking_order
 
 MATCH_CEILING = 1 - 1e-10  # cocoeval matches at OKS >= min(threshold, 1 - 1e-10)
 
@@ -56,7 +56,7 @@ def select_candidates(
     ``dt_group`` / ``gt_group`` number the (category, image) of each prediction / GT.
     """
     idx = np.flatnonzero(keep)
-    order = np.lexsort((idx, -dt_score[idx], dt_group[idx]))  # group, score desc, file order
+    order = group_score_order(dt_group[idx], dt_score[idx])  # group, score desc, file order
     idx = idx[order]
     groups = dt_group[idx]
     rank = np.arange(len(idx)) - run_heads(groups)[1]
@@ -147,9 +147,13 @@ def ignored_predictions(matched: np.ndarray, gt_ignored: np.ndarray, dt_outside:
     n_area, n_gt = gt_ignored.shape
     if n_gt == 0:
         return np.repeat(dt_outside[:, None, :], matched.shape[1], axis=1)
-    # One flat lookup per entry (an unmatched entry reads some GT's flag, then takes dt_outside instead).
-    flat = np.maximum(matched, 0) + (np.arange(n_area) * n_gt)[:, None, None]
-    return np.where(matched >= 0, gt_ignored.reshape(-1)[flat], dt_outside[:, None, :])
+    flags = np.zeros((n_area, n_gt + 1), dtype=bool)  # the last column, False, is read by unmatched entries (-1)
+    flags[:, :n_gt] = gt_ignored
+    ignored = np.empty(matched.shape, dtype=bool)
+    for area in range(n_area):
+        np.take(flags[area], matched[area], out=ignored[area])
+    ignored |= (matched < 0) & dt_outside[:, None, :]
+    return ignored
 
 
 def matched_oks(cand: Candidates, oks: np.ndarray, matched: np.ndarray, n_gt: int) -> np.ndarray:

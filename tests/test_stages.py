@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from halpe_eval.accumulate import accumulate, summarize
+from halpe_eval.accumulate import accumulate, group_score_order, summarize
 from halpe_eval.errors import InputError
 from halpe_eval.match import Candidates, greedy_match, ignored_predictions, matched_oks, select_candidates
 from halpe_eval.oks import BLOCK_PAIRS, EXP_UNDERFLOW, exp_in_place, pair_oks, similarity_exponent
@@ -130,6 +130,18 @@ def test_oks_in_several_blocks_equals_pair_by_pair():
 
 
 # --- Stage 3: selection and matching ----------------------------------------------------------
+
+
+def test_group_score_order_is_lexsorts_order_with_ties_nan_and_signed_zeros():
+    rng = np.random.default_rng(3)
+    for trial in range(200):
+        n = int(rng.integers(0, 200))
+        group = rng.integers(0, int(rng.integers(1, 6)), n)
+        score = rng.choice([0.0, -0.0, 0.25, 0.5, 1.0, -1.0, np.nan], n) if trial % 2 else rng.random(n)
+        expected = np.lexsort((np.arange(n), -score, group))
+        assert np.array_equal(group_score_order(group, score), expected), trial
+    huge = np.array([2**62, 0, 2**62]), np.array([0.5, 0.5, 0.7])  # keys past int64: lexsort itself
+    assert group_score_order(*huge).tolist() == [1, 2, 0]
 
 
 def test_select_candidates_keeps_the_top_predictions_per_image_with_ties_in_file_order():
