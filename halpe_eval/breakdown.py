@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .oks import EPS, similarity_exponent
+from .oks import EPS, exp_in_place, similarity_exponent
 from .results import EvalResult
 
 # A keypoint's mean similarity over n pairs has a standard error of about (spread of one pair) / sqrt(n):
@@ -53,7 +53,7 @@ def per_keypoint(result: EvalResult, part: str | None = None, threshold: float =
     dist2 = (d.astype(np.float64) ** 2).sum(axis=2)
     area = gt.area[gts][:, None]
     variances = (np.asarray(proto.sigmas)[idx] * 2) ** 2
-    similarity = np.exp(-similarity_exponent(dist2, variances, area))
+    similarity = exp_in_place(-similarity_exponent(dist2, variances, area))
     normalized = np.sqrt(dist2) / np.sqrt(area + EPS)
     labelled = gt.keypoints[gts][:, idx, 2] > 0
     pairs = labelled.sum(axis=0)

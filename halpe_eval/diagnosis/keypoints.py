@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..oks import EPS, as_view_index, keypoint_boxes, labelled_boxes, oks_upper_bound, similarity_exponent
+from ..oks import EPS, as_view_index, exp_in_place, keypoint_boxes, labelled_boxes, oks_upper_bound, similarity_exponent
 from .scene import Scene, image_rows
 
 ERROR_TYPES = ("good", "jitter", "inversion", "swap", "miss")  # class codes 0..4; -1: no class
@@ -117,7 +117,7 @@ def _similarity(xy: np.ndarray, gt_kpts: np.ndarray, area: np.ndarray, sigmas: n
     """(Q, Kp) keypoint similarity of each row's prediction with its GT keypoints, -1 where unlabelled."""
     dx = gt_kpts[:, :, 0] - xy[:, :, 0]
     dy = gt_kpts[:, :, 1] - xy[:, :, 1]
-    ks = np.exp(-similarity_exponent(dx**2 + dy**2, (sigmas * 2) ** 2, area[:, None]))
+    ks = exp_in_place(-similarity_exponent(dx**2 + dy**2, (sigmas * 2) ** 2, area[:, None]))
     return np.where(gt_kpts[:, :, 2] > 0, ks, -1.0)
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..oks import EPS, keypoint_boxes
+from ..oks import EPS, exp_in_place, keypoint_boxes
 from .scene import Scene
 
 FAR = 20.0  # exponent above which exp(-(exp(-FAR))^2 / 0.5) == 1.0 in float64 (needs > 19.06)
@@ -122,7 +122,7 @@ class OptimalScores:
         np.divide(e, (0.5 * (self.area[rj] + self.area[ri]))[:, None] + EPS, out=e)
         np.divide(e, 2, out=e)
         np.negative(e, out=e)
-        o = np.sum(np.exp(e, out=e), axis=1) / e.shape[1]
+        o = np.sum(exp_in_place(e), axis=1) / e.shape[1]
         return np.exp(-(o**2) / 0.5)
 
     def _keypoints(self, rows: np.ndarray) -> np.ndarray:
