@@ -112,31 +112,47 @@ def greedy_match(
     useful = useful[np.argsort(pair_rank, kind="stable")]
     pair_dt, pair_gt, oks = cand.pair_dt[useful], cand.pair_gt[useful], oks[useful]
     bounds = np.searchsorted(cand.rank[pair_dt], np.arange(pair_rank.max() + 2))
-    new_prediction = np.r_[True, pair_dt[1:] != pair_dt[:-1]]
-    segment = np.cumsum(new_prediction) - 1  # the prediction a pair belongs to, numbered in pair order
-    segment_start = np.flatnonzero(new_prediction)
-    # One sortable key per (area range, pair): a non-ignored GT before any ignored one, then the
-    # higher OKS; OKS in [0, 1] orders as its float64 bit pattern, which stays below 2**62.
-    key = oks.view(np.int64)[None, :] + (~gt_ignored[:, pair_gt]).astype(np.int64) * 2**62
+    segment_start = np.flatnonzero(np.r_[True, pair_dt[1:] != pair_dt[:-1]])  # each prediction's first pair
+    key, position_bits = _pair_keys(oks, ~gt_ignored[:, pair_gt], bounds)
     above = oks[None, :] >= thresholds[:, None]  # (T, P)
     crowd = gt_crowd[pair_gt]
+    # Each (area range, threshold) is a row; matches are written through flat indices (one index array, not three).
+    matched_flat, taken_flat = matched.reshape(-1), taken.reshape(-1)
     for lo, hi in zip(bounds[:-1], bounds[1:]):
         if lo == hi:
             continue
         pg = pair_gt[lo:hi]
-        first, last = segment[lo], segment[hi - 1] + 1
-        starts, local = segment_start[first:last] - lo, segment[lo:hi] - first
+        starts = segment_start[np.searchsorted(segment_start, lo):np.searchsorted(segment_start, hi)] - lo
         eligible = above[None, :, lo:hi] & ~(taken[:, :, pg] & ~crowd[lo:hi])  # (A, T, P_r)
-        value = np.where(eligible, key[:, None, lo:hi], -1)
-        best = np.maximum.reduceat(value, starts, axis=2)
-        hit = eligible & (value == best[:, :, local])
-        # Among equal keys the GT listed last wins (the oracle's strict comparison).
-        chosen = np.maximum.reduceat(np.where(hit, np.arange(hi - lo), -1), starts, axis=2)
-        a, t, s = np.nonzero(chosen >= 0)
-        p = chosen[a, t, s]
-        matched[a, t, pair_dt[lo + starts[s]]] = pg[p]
-        taken[a, t, pg[p]] = True
+        best = np.maximum.reduceat(np.where(eligible, key[:, None, lo:hi], -1), starts, axis=2).reshape(-1)
+        found = np.flatnonzero(best >= 0)  # (row, prediction) entries with a match, as row * S + s
+        row, s = np.divmod(found, len(starts))
+        gt_chosen = pg[best[found] & ((1 << position_bits) - 1)]  # the low bits: the pair's position in the block
+        matched_flat[row * len(cand.dt) + pair_dt[lo + starts[s]]] = gt_chosen
+        taken_flat[row * n_gt + gt_chosen] = True
     return matched
+
+
+def _pair_keys(oks: np.ndarray, not_ignored: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, int]:
+    """(A, P) int64 keys whose maximum over a prediction's pairs is the pair the oracle chooses, and the number
+    of low bits holding the pair's position in its rank's block (``bounds``).
+
+    From the high bits: a non-ignored GT before any ignored one (``not_ignored`` is (A, P)), then the higher
+    OKS (as its rank among the distinct values: equal OKS, equal rank), then the later position, so that
+    among equal OKS the GT listed last wins (the oracle's strict comparison).
+    """
+    order = np.argsort(oks)
+    sorted_oks = oks[order]
+    oks_rank = np.empty(len(oks), dtype=np.int64)
+    oks_rank[order] = np.cumsum(np.r_[False, sorted_oks[1:] != sorted_oks[:-1]])
+    block = np.diff(bounds)
+    position = np.arange(len(oks)) - np.repeat(bounds[:-1], block)
+    position_bits = max(int(block.max()).bit_length(), 1)
+    rank_bits = max(int(oks_rank[order[-1]]).bit_length(), 1)
+    if position_bits + rank_bits > 62:  # both are at most the bit length of P: only from 2**31 pairs on
+        raise ValueError("too many candidate pairs to match")
+    low = (oks_rank << position_bits) + position
+    return low[None, :] + not_ignored.astype(np.int64) * (1 << (position_bits + rank_bits)), position_bits
 
 
 def ignored_predictions(matched: np.ndarray, gt_ignored: np.ndarray, dt_outside: np.ndarray) -> np.ndarray:

@@ -190,6 +190,47 @@ def test_greedy_match_takes_the_gt_with_the_highest_oks_and_returns_minus_one_be
     assert matched[0, :, 0].tolist() == [1, 1, -1]
 
 
+def _greedy_literally(cand, oks, gt_ignored, gt_crowd, thresholds):
+    """cocoeval.evaluateImg's loop, one prediction at a time in rank order within its image."""
+    n_area, n_gt = gt_ignored.shape
+    matched = np.full((n_area, len(thresholds), len(cand.dt)), -1)
+    for a in range(n_area):
+        for t, threshold in enumerate(np.minimum(thresholds, 1 - 1e-10)):
+            taken = set()
+            for d in sorted(range(len(cand.dt)), key=lambda d: cand.rank[d]):
+                pairs = np.flatnonzero(cand.pair_dt == d)
+                # GT in file order, the non-ignored first (cocoeval's mergesort on _ignore)
+                pairs = sorted(pairs, key=lambda p: (gt_ignored[a, cand.pair_gt[p]], cand.pair_gt[p]))
+                best, best_oks = -1, threshold
+                for p in pairs:
+                    g = cand.pair_gt[p]
+                    if g in taken and not gt_crowd[g]:
+                        continue
+                    if best >= 0 and not gt_ignored[a, best] and gt_ignored[a, g]:
+                        break
+                    if oks[p] < best_oks:
+                        continue
+                    best, best_oks = g, oks[p]
+                if best >= 0:
+                    matched[a, t, d] = best
+                    taken.add(best)
+    return matched
+
+
+def test_greedy_match_equals_cocoevals_loop_with_ties_crowds_and_ignored_gt():
+    rng = np.random.default_rng(11)
+    for trial in range(150):
+        n_images, n_gt, n_dt = int(rng.integers(1, 5)), int(rng.integers(0, 10)), int(rng.integers(0, 25))
+        gt_image, dt_image = rng.integers(0, n_images, n_gt), rng.integers(0, n_images, n_dt)
+        cand = select_candidates(dt_image, rng.choice([0.2, 0.6, 0.9], n_dt), np.ones(n_dt, bool),
+                                 int(rng.integers(1, 6)), gt_image)
+        oks = rng.choice([0.0, 0.5, 0.55, 0.7, 0.7, 0.95, 1.0], len(cand.pair_gt))  # ties on purpose
+        ignored, crowd = rng.random((3, n_gt)) < 0.3, rng.random(n_gt) < 0.2
+        thresholds = np.linspace(0.5, 0.95, 10)
+        expected = _greedy_literally(cand, oks, ignored, crowd, thresholds)
+        assert np.array_equal(greedy_match(cand, oks, ignored, crowd, thresholds), expected), trial
+
+
 def test_greedy_match_threshold_is_inclusive():
     assert match([[0.5]], thresholds=[0.5])[0, 0].tolist() == [0]
     assert match([[np.nextafter(0.5, 0)]], thresholds=[0.5])[0, 0].tolist() == [-1]
