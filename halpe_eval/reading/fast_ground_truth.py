@@ -121,7 +121,10 @@ def _annotation_columns(got: simd.Gathered, image_ids: np.ndarray, protocol: Pro
 
 def _flag(values: list) -> np.ndarray | None:
     """A 0/1 field (absent: 0) as bool; 0, 1, 0.0, 1.0, false and true are read as the precise path reads them."""
-    read = [0 if v is simd.MISSING else v for v in values]
+    missing = values.count(simd.MISSING)
+    if missing == len(values):  # a field no record has (COCO's 'ignore')
+        return np.zeros(len(values), dtype=bool)
+    read = [0 if v is simd.MISSING else v for v in values] if missing else values
     if not set(map(type, read)) <= {int, float, bool} or not set(read) <= {0, 1}:
         return None
     return np.array(read, dtype=np.float64) == 1
@@ -129,7 +132,8 @@ def _flag(values: list) -> np.ndarray | None:
 
 def _count(values: list) -> np.ndarray | None:
     """The ``num_keypoints`` field, -1 where absent; None when a present one is not a count >= 0."""
-    counts = simd.int64_column([-1 if v is simd.MISSING else v for v in values])
-    if counts is None or (counts < 0).sum() != sum(v is simd.MISSING for v in values):
+    missing = values.count(simd.MISSING)
+    counts = simd.int64_column([-1 if v is simd.MISSING else v for v in values] if missing else values)
+    if counts is None or (counts < 0).sum() != missing:
         return None
     return counts
