@@ -152,14 +152,26 @@ def labelled_boxes(gt_keypoints: np.ndarray, columns: Sequence[int]) -> np.ndarr
                          np.fmax.reduce(y, axis=1)], axis=1)
 
 
+def gt_part_boxes(gt_keypoints: np.ndarray, gt_bbox: np.ndarray, columns: Sequence[int]) -> np.ndarray:
+    """(G, 4) what the OKS measures each GT's part to: the box around its labelled keypoints among ``columns``,
+    or, where none is labelled, its bbox doubled on each side, [x - w, y - h, x + 2w, y + 2h] (every
+    predicted keypoint's distance is then its distance to that box)."""
+    boxes = labelled_boxes(gt_keypoints, columns)
+    unlabelled = np.isnan(boxes[:, 0])
+    x, y, w, h = gt_bbox[unlabelled].T
+    boxes[unlabelled] = np.stack([x - w, y - h, x + 2 * w, y + 2 * h], axis=1)
+    return boxes
+
+
 def oks_upper_bound(dt_box: np.ndarray, gt_box: np.ndarray, sigmas: np.ndarray, area: np.ndarray) -> np.ndarray:
     """(P,) an upper bound of each pair's OKS, from the gap between the pair's boxes (:func:`keypoint_boxes`
-    of the prediction, :func:`labelled_boxes` of the GT); 1 where the GT has no labelled keypoint.
+    of the prediction, :func:`gt_part_boxes` or :func:`labelled_boxes` of the GT); 1 where the GT box is NaN.
 
-    Every labelled GT keypoint lies in its box and every predicted keypoint in the other, so each
-    distance is at least the gap and each ``exp(-e)`` at most ``exp(-gap^2 / (2 max sigma)^2 / (area + eps) / 2)``;
-    so is their mean.  The gap is first shortened by 1e-6 of the coordinates' magnitude, more than the
-    rounding of float32 coordinates and of the differences can take away from a distance.
+    Every labelled GT keypoint lies in its box (a GT with none is measured to its box) and every predicted
+    keypoint in the other, so each distance is at least the gap and each ``exp(-e)`` at most
+    ``exp(-gap^2 / (2 max sigma)^2 / (area + eps) / 2)``; so is their mean.  The gap is first shortened by
+    1e-6 of the coordinates' magnitude, more than the rounding of float32 coordinates and of the
+    differences can take away from a distance.
     """
     gap_x = np.maximum(gt_box[:, 0] - dt_box[:, 2], dt_box[:, 0] - gt_box[:, 2])
     gap_y = np.maximum(gt_box[:, 1] - dt_box[:, 3], dt_box[:, 1] - gt_box[:, 3])

@@ -20,7 +20,7 @@ import numpy as np
 from .accumulate import accumulate
 from .errors import InputError
 from .match import Candidates, greedy_match, ignored_predictions, in_ranking_order, matched_oks, select_candidates
-from .oks import keypoint_boxes, labelled_boxes, oks_upper_bound, pair_oks
+from .oks import gt_part_boxes, keypoint_boxes, oks_upper_bound, pair_oks
 from .protocol import ImageSplit, Protocol, builtin_names, load_protocol
 from .reading.ground_truth import GroundTruth, load_ground_truth, peek_protocol
 from .reading.jsonio import display_name, file_size, read_json
@@ -236,8 +236,8 @@ def candidate_oks(gt: GroundTruth, preds: Predictions, proto: Protocol, part: st
     sigmas = np.asarray(proto.sigmas)[idx]
     pairs = np.arange(len(cand.pair_gt))
     if len(idx) >= PRUNED_FROM_KEYPOINTS and ranked.boxes is not None:
-        bound = oks_upper_bound(ranked.boxes[cand.pair_dt], labelled_boxes(gt.keypoints, idx)[cand.pair_gt], sigmas,
-                                gt.area[cand.pair_gt])
+        gt_boxes = gt_part_boxes(gt.keypoints, gt.bbox, idx)
+        bound = oks_upper_bound(ranked.boxes[cand.pair_dt], gt_boxes[cand.pair_gt], sigmas, gt.area[cand.pair_gt])
         pairs = np.flatnonzero(bound >= min(proto.params.oks_thresholds) * (1 - 1e-3))
     oks = np.zeros(len(cand.pair_gt))
     oks[pairs] = pair_oks(preds.keypoints, gt.keypoints, gt.area, gt.bbox, cand.dt[cand.pair_dt[pairs]],

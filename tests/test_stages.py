@@ -620,8 +620,9 @@ def test_pair_oks_equals_compute_oks_written_out(seed):
 def test_oks_upper_bound_never_falls_below_the_oks(seed):
     """The box-gap bound that lets wide parts skip hopeless pairs: on random skeletons (far, near, touching;
     coordinates up to 1e7 rounded to float32 inside the OKS as halpecocotools rounds them; areas from 1e-3 to
-    1e8, so that disjoint boxes can still score near 0.5) no pair's OKS exceeds its bound."""
-    from halpe_eval.oks import keypoint_boxes, labelled_boxes, oks_upper_bound
+    1e8, so that disjoint boxes can still score near 0.5; a third of the GT with no labelled keypoint, measured
+    to their doubled box) no pair's OKS exceeds its bound."""
+    from halpe_eval.oks import gt_part_boxes, keypoint_boxes, oks_upper_bound
 
     rng = np.random.default_rng(seed)
     n_dt, n_gt, k = 40, 15, int(rng.integers(1, 40))
@@ -631,16 +632,18 @@ def test_oks_upper_bound_never_falls_below_the_oks(seed):
     spread = rng.choice([1e-3, 0.5, 5, 50], size=(n_dt + n_gt, 1, 1)) * scale
     points = centres + rng.normal(size=(n_dt + n_gt, k, 2)) * spread
     dt_xy = points[:n_dt]  # float64, as predictions are stored; pair_oks rounds to ``coord``
-    labelled = rng.random((n_gt, k, 1)) < 0.7
+    labelled = (rng.random((n_gt, k, 1)) < 0.7) & (rng.random((n_gt, 1, 1)) < 0.67)
     gt_keypoints = np.concatenate([points[n_dt:], labelled * 2.0], axis=2)
     area = rng.choice([1e-3, 1.0, 1e4, 1e8], n_gt) * rng.random(n_gt) * scale**2
-    bbox = np.concatenate([gt_keypoints[:, 0, :2], np.full((n_gt, 2), 10.0)], axis=1)
+    bbox = np.concatenate([gt_keypoints[:, 0, :2], rng.choice([0.0, 1e-3, 1.0, 10.0], (n_gt, 2)) * scale], axis=1)
     sigmas = rng.random(k) * 0.1 + 0.005
     pair_dt, pair_gt = np.repeat(np.arange(n_dt), n_gt), np.tile(np.arange(n_gt), n_dt)
     oks = pair_oks(dt_xy, gt_keypoints, area, bbox, pair_dt, pair_gt, slice(0, k), sigmas, coord)
-    bound = oks_upper_bound(keypoint_boxes(dt_xy)[pair_dt], labelled_boxes(gt_keypoints, range(k))[pair_gt], sigmas,
-                            area[pair_gt])
+    bound = oks_upper_bound(keypoint_boxes(dt_xy)[pair_dt], gt_part_boxes(gt_keypoints, bbox, range(k))[pair_gt],
+                            sigmas, area[pair_gt])
     assert (oks <= bound).all()
+    unlabelled = ~labelled[pair_gt, :, 0].any(axis=1)
+    assert (bound[unlabelled] < 0.5).any()  # GT without labelled keypoints are bounded too, not left at 1
     assert (bound < 0.5).any() and (bound >= 0.5).any()  # the cases span both sides of the lowest threshold
 
 
