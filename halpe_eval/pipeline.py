@@ -20,7 +20,7 @@ import numpy as np
 from .accumulate import accumulate
 from .errors import InputError
 from .match import Candidates, greedy_match, ignored_predictions, in_ranking_order, matched_oks, select_candidates
-from .oks import gt_part_boxes, keypoint_boxes, oks_upper_bound, pair_oks
+from .oks import PRUNED_FROM_KEYPOINTS, gt_part_boxes, keypoint_boxes, oks_upper_bound, pair_oks, prunes
 from .protocol import ImageSplit, Protocol, builtin_names, load_protocol
 from .reading.ground_truth import GroundTruth, load_ground_truth, peek_protocol
 from .reading.jsonio import display_name, file_size, read_json
@@ -199,9 +199,6 @@ def _ground_truth(gt: GroundTruthLike, protocol: Protocol | str | None,
     return ground_truth
 
 
-PRUNED_FROM_KEYPOINTS = 24  # narrower parts: the bound costs about what it saves (benchmarked on val-scale data)
-
-
 @dataclass(frozen=True)
 class Ranked:
     """What parts selecting the same candidates share: the ranking score (D,), the candidates (in ranking
@@ -223,8 +220,9 @@ def ranked_candidates(gt: GroundTruth, preds: Predictions, proto: Protocol, part
                              kept_predictions(preds, proto, part), proto.params.max_detections,
                              gt.category_index * n_images + gt.image_index)
     cand = in_ranking_order(cand, score, preds.category_index)
-    wide = max(map(len, proto.parts.values())) >= PRUNED_FROM_KEYPOINTS
-    boxes = keypoint_boxes(preds.keypoints)[cand.dt] if wide else None
+    boxes = None
+    if prunes(proto.parts):  # the reader computes them while it reads a file; arrays and batches get them here
+        boxes = (preds.keypoint_boxes if preds.keypoint_boxes is not None else keypoint_boxes(preds.keypoints))[cand.dt]
     return Ranked(score, cand, boxes, time.perf_counter() - tic)
 
 

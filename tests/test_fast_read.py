@@ -464,3 +464,32 @@ def test_a_key_simdjson_cannot_look_up_by_its_name_is_left_to_the_precise_path(t
     path.write_bytes(base.replace(b'"image_id":1', b'"image_id":1,"a\\u0000b":2'))  # a NUL in a key
     assert PieceReader(load_protocol("coco17"), None)._columns(path.read_bytes()) is None
     assert_same_columns(columns_of(path, "coco17", True), columns_of(path, "coco17", False))
+
+
+@pytest.mark.parametrize("protocol", ["halpe136", "coco-wholebody", "coco17"])
+def test_the_reader_takes_the_keypoint_boxes_the_engine_would_take(protocol, tmp_path, monkeypatch):
+    """Where a part is wide enough to prune OKS pairs, each range's boxes are taken while it is read (serially
+    and with the worker), equal to oks.keypoint_boxes of the keypoints read; elsewhere none are taken."""
+    from halpe_eval.oks import keypoint_boxes, prunes
+    from halpe_eval.reading import parallel
+    from halpe_eval.reading.ground_truth import load_ground_truth
+    from halpe_eval.reading.parallel import PredictionReader
+    from halpe_eval.synthetic import SynthOptions, make_dataset
+
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)  # a worker even for this small file,
+    monkeypatch.setattr(parallel, "RANGE_BYTES", 16 << 10)  # which is cut into many ranges
+
+    gt_dict, preds = make_dataset(4, protocol, SynthOptions(num_images=40, false_positives=3.0))
+    path = tmp_path / "preds.json"
+    path.write_bytes(orjson.dumps(preds))
+    gt = load_ground_truth(gt_dict)
+    for workers in (1, 2):
+        reader = PredictionReader(path, workers=workers)
+        reader.start(gt.protocol)
+        read = reader.load(gt)
+        reader.close()
+        if prunes(gt.protocol.parts):
+            assert read.keypoint_boxes is not None
+            assert read.keypoint_boxes.tobytes() == keypoint_boxes(read.keypoints).tobytes()
+        else:
+            assert read.keypoint_boxes is None

@@ -73,7 +73,8 @@ def _pred_rows(preds: Predictions, rows: np.ndarray, category_index: np.ndarray)
     return dataclasses.replace(
         preds, image_index=preds.image_index[rows], category_index=category_index, keypoints=preds.keypoints[rows],
         score=preds.score[rows], area=preds.area[rows], positive={k: v[rows] for k, v in preds.positive.items()},
-        part_scores={k: v[rows] for k, v in preds.part_scores.items()})
+        part_scores={k: v[rows] for k, v in preds.part_scores.items()},
+        keypoint_boxes=None if preds.keypoint_boxes is None else preds.keypoint_boxes[rows])
 
 
 def engine_params(params: Any, recall_thresholds: Sequence[float], max_detections: int) -> EvalParams:

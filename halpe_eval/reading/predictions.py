@@ -35,6 +35,7 @@ class Predictions:
     positive: dict[str, np.ndarray]  # part -> some keypoint score > 0 in it ('*': whole skeleton)
     part_scores: dict[str, np.ndarray] = field(default_factory=dict)  # NaN where absent
     warnings: tuple[str, ...] = ()
+    keypoint_boxes: np.ndarray | None = None  # (D, 4) oks.keypoint_boxes(keypoints) when the reader took them
 
     def __len__(self) -> int:
         return len(self.score)
@@ -84,6 +85,7 @@ def finish_predictions(cols: Columns, gt: GroundTruth, name: str, allow_unknown_
         positive={k: kept(v) for k, v in cols.positive.items()},
         part_scores={k: kept(v) for k, v in cols.part_scores.items()},
         warnings=tuple(_warnings(cols, gt, images, keep, name)),
+        keypoint_boxes=None if cols.boxes is None else kept(cols.boxes),
     )
 
 
@@ -155,4 +157,5 @@ def concatenate(batches: list[Predictions], gt: GroundTruth, name: str,
         positive=positive,
         part_scores=joined_part_scores([(b.part_scores, len(b)) for b in batches]),
         warnings=tuple(scored_warnings(gt, image_index, positive["*"], name) if warnings is None else warnings),
+        keypoint_boxes=joined("keypoint_boxes") if all(b.keypoint_boxes is not None for b in batches) else None,
     )

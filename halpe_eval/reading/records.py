@@ -18,6 +18,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import InputError
+from ..oks import keypoint_boxes, prunes
 from ..protocol import Protocol, builtin_names, load_protocol
 from .formats import MissingField, RecordShape, registered
 from .messages import is_int, is_number, kind, show
@@ -43,6 +44,7 @@ class Columns:
     part_scores: dict[str, np.ndarray]
     bbox_area: bool
     formats: tuple[str, ...]  # keys of the record formats used, by priority
+    boxes: np.ndarray | None = None  # (D, 4) oks.keypoint_boxes of ``keypoints`` where the protocol prunes
 
     @staticmethod
     def concatenate(chunks: list[Columns]) -> Columns:
@@ -63,6 +65,7 @@ class Columns:
             part_scores=joined_part_scores([(c.part_scores, len(c.score)) for c in chunks]),
             bbox_area=chunks[0].bbox_area,
             formats=tuple(sorted({f for c in chunks for f in c.formats})),
+            boxes=joined("boxes") if all(c.boxes is not None for c in chunks) else None,
         )
 
 
@@ -109,17 +112,21 @@ def chunk_columns(records: list, offset: int, protocol: Protocol, name: str, bbo
 def finished_columns(image_ids: list, category_ids: np.ndarray, score: np.ndarray, keypoints: np.ndarray,
                      area: np.ndarray, part_scores: dict[str, np.ndarray], bbox_area: bool,
                      formats: tuple[str, ...], protocol: Protocol) -> Columns:
-    """Validated columns (keypoints (D, K, 3) float64) as Columns: the scores become flags, x and y are cast."""
+    """Validated columns (keypoints (D, K, 3) float64) as Columns: the scores become flags, x and y are cast, and
+    where the protocol prunes OKS pairs the box around each prediction's keypoints is taken here, in the
+    reader's processes, rather than by the engine."""
+    xy = keypoints[:, :, :2].astype(protocol.coordinate_dtype)  # scores are used up: positive
     return Columns(
         image_ids=image_ids,
         category_ids=category_ids,
         score=score,
-        keypoints=keypoints[:, :, :2].astype(protocol.coordinate_dtype),  # scores are used up: positive
+        keypoints=xy,
         area=area,
         positive=positive_flags(keypoints, protocol),
         part_scores=part_scores,
         bbox_area=bbox_area,
         formats=formats,
+        boxes=keypoint_boxes(xy) if prunes(protocol.parts) else None,
     )
 
 
