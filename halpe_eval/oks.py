@@ -10,7 +10,6 @@ With ``float32`` coordinates (halpecocotools casts keypoints with
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -91,6 +90,8 @@ def pair_oks(
 
     starts = range(0, len(pair_dt), BLOCK_PAIRS)
     if len(starts) > 1:
+        from concurrent.futures import ThreadPoolExecutor  # here: the reader imports this module before it forks
+
         with ThreadPoolExecutor(max_workers=2) as pool:
             list(pool.map(block, starts))
     else:
