@@ -37,12 +37,17 @@ def slow_here(pid: int):
     return slow
 
 
-def test_every_task_is_done_once_by_one_of_the_two():
-    worker = sharing.Sharing(lambda: ("tasks", 12, task))
+def shared(plan, caller_task=task) -> tuple:
+    """A worker running ``plan`` and the results of 12 "tasks" (this process running ``caller_task``); stopped."""
+    worker = sharing.Sharing(plan)
     try:
-        results = worker.results("tasks", 12, slow_here(os.getpid()))
+        return worker, worker.results("tasks", 12, caller_task)
     finally:
         worker.stop()
+
+
+def test_every_task_is_done_once_by_one_of_the_two():
+    worker, results = shared(lambda: ("tasks", 12, task), slow_here(os.getpid()))
     assert same(results, 12)
     assert 1 <= len(worker.by_worker) < 12 and len(set(worker.by_worker)) == len(worker.by_worker)
     assert sorted(worker.by_worker) == list(range(len(worker.by_worker)))  # the worker takes from the front
@@ -50,20 +55,12 @@ def test_every_task_is_done_once_by_one_of_the_two():
 
 
 def test_a_worker_planning_other_tasks_leaves_them_to_the_caller():
-    worker = sharing.Sharing(lambda: ("other", 12, task))
-    try:
-        results = worker.results("tasks", 12, task)
-    finally:
-        worker.stop()
+    worker, results = shared(lambda: ("other", 12, task))
     assert same(results, 12) and worker.by_worker == []
 
 
 def test_a_worker_counting_other_tasks_stops_and_the_caller_does_them_all():
-    worker = sharing.Sharing(lambda: ("tasks", 30, task))
-    try:
-        results = worker.results("tasks", 12, task)
-    finally:
-        worker.stop()
+    worker, results = shared(lambda: ("tasks", 30, task))
     assert same(results, 12) and worker.by_worker == []
 
 
@@ -78,11 +75,7 @@ def test_a_failing_worker_leaves_its_tasks_to_the_caller(failure):
             raise ValueError("broken")
         return task(i)
 
-    worker = sharing.Sharing(lambda: None if failure == "no plan" else ("tasks", 12, failing))
-    try:
-        results = worker.results("tasks", 12, failing)
-    finally:
-        worker.stop()
+    worker, results = shared(lambda: None if failure == "no plan" else ("tasks", 12, failing), failing)
     assert same(results, 12) and worker.by_worker == []
 
 
