@@ -163,6 +163,9 @@ class _Shape:
         return claimed
 
 
+_NO_SHAPE = _Shape(())  # before the first record
+
+
 def gather(array: Any, protocol: Protocol | None, scalars: tuple[str, ...]) -> Gathered | None:
     """The records of a parsed JSON array, their keypoints read by the format that claims each (``protocol``
     None: records without keypoints, such as images); None when refused.
@@ -173,61 +176,77 @@ def gather(array: Any, protocol: Protocol | None, scalars: tuple[str, ...]) -> G
     if not is_array(array):
         return None
     shapes: dict[tuple[str, ...], _Shape] = {}
-    shape: _Shape | None = None
+    runs: list[tuple[int, _Shape]] = []  # (first row, shape) wherever the shape changes
     rows: list[tuple] = []
-    row_shapes: list[_Shape] = []
     keypoints: list[Any] = []
     boxes: list[Any] | None = []
     box_reads = 0
+    # The current shape's lookups, kept in locals: records mostly repeat the previous record's shape and image_id type.
+    shape = _NO_SHAPE
+    fetch, n_names, id_type = shape.fetch, -1, None  # n_names -1: the first record finds its shape
+    fields: tuple[tuple[int, int], ...] = ()  # the keypoint fields of the shape for records with this id_type
+    add_row, object_type = rows.append, simdjson.Object
     for record in array:
-        if type(record) is not simdjson.Object:
+        if type(record) is not object_type:
             return None
         try:
-            if shape is None or len(record) != len(shape.names):
+            if len(record) != n_names:
                 raise KeyError
-            row = shape.fetch(record)  # every name of the previous record's, and no other
+            row = fetch(record)  # every name of the previous record's, and no other
         except KeyError:
-            shape = _shape_of(record, shapes)
-            if shape is None:
+            found = _fetched_anew(record, shapes)
+            if found is None:
                 return None
-            try:
-                row = shape.fetch(record)
-            except KeyError:  # a key written with an escape: simdjson's lookup does not find it by its name
-                return None
-        rows.append(row)
-        row_shapes.append(shape)
+            shape, row = found
+            fetch, n_names, id_type = shape.fetch, len(shape.names), None
+            runs.append((len(rows), shape))
+        add_row(row)
         if protocol is not None:
-            id_type = type(row[shape.image_id]) if shape.image_id is not None else type(None)
-            claimed = shape.claimed[id_type] if id_type in shape.claimed else shape.claim(id_type, protocol)
-            if claimed is None or not _read_keypoints(row, claimed[1], keypoints):
+            row_id_type = type(row[shape.image_id]) if shape.image_id is not None else type(None)
+            if row_id_type is not id_type:
+                claimed = shape.claimed[row_id_type] if row_id_type in shape.claimed else shape.claim(row_id_type,
+                                                                                                        protocol)
+                if claimed is None:
+                    return None
+                id_type, fields = row_id_type, claimed[1]
+            if not _read_keypoints(row, fields, keypoints):
                 return None
         if boxes is not None:
             box = row[shape.box] if shape.box is not None else None
             boxes = _with_box(boxes, box)
             box_reads += type(box) is simdjson.Array
-    k = protocol.num_keypoints if protocol is not None else 0
+    formats = {claimed[0] for shape in shapes.values() for claimed in shape.claimed.values() if claimed}
+    first = array[0].get(BOX) if len(array) else None
+    return _joined(rows, runs, scalars, protocol.num_keypoints if protocol is not None else 0, keypoints, boxes,
+                   formats, type(first) is simdjson.Array and len(first) > 0, len(keypoints) + box_reads)
+
+
+def _joined(rows: list[tuple], runs: list[tuple[int, _Shape]], scalars: tuple[str, ...], k: int, keypoints: list,
+            boxes: list | None, formats: set[str], first_box: bool, flattened: int) -> Gathered | None:
+    """:func:`gather`'s pieces as one :class:`Gathered`; None when an array was flattened (the lengths say so)."""
     joined = bytearray().join(keypoints)  # writable, as numpy's arrays are
     joined_boxes = None if boxes is None else bytearray().join(boxes)
     if len(joined) != 8 * 3 * k * len(rows) or (joined_boxes is not None and len(joined_boxes) != 8 * 4 * len(rows)):
         return None  # an array inside a keypoint or box array, flattened by as_buffer
-    first = array[0].get(BOX) if len(array) else None
     return Gathered(
-        values=_columns(rows, row_shapes, scalars),
+        values=_columns(rows, runs, scalars),
         keypoints=np.frombuffer(joined, dtype=np.float64).reshape(len(rows), k, 3),
         boxes=None if joined_boxes is None else np.frombuffer(joined_boxes, dtype=np.float64).reshape(-1, 4),
-        first_box=type(first) is simdjson.Array and len(first) > 0,
-        formats={claimed[0] for shape in shapes.values() for claimed in shape.claimed.values() if claimed},
-        flattened=len(keypoints) + box_reads,
+        first_box=first_box,
+        formats=formats,
+        flattened=flattened,
     )
 
 
-def _shape_of(record: Any, shapes: dict[tuple[str, ...], _Shape]) -> _Shape | None:
-    """The shape of a record's field names; None for a repeated key (simdjson's lookup finds the first,
-    orjson keeps the last)."""
-    names = tuple(record.keys())
-    if len(set(names)) != len(names):
+def _fetched_anew(record: Any, shapes: dict[tuple[str, ...], _Shape]) -> tuple[_Shape, tuple] | None:
+    """A record whose shape is not the previous record's: its shape and fields; None if refused."""
+    shape = _shape_of(record, shapes)
+    if shape is None:
         return None
-    return shapes.get(names) or shapes.setdefault(names, _Shape(names))
+    try:
+        return shape, shape.fetch(record)
+    except KeyError:  # a key written with an escape: simdjson's lookup does not find it by its name
+        return None
 
 
 def _read_keypoints(row: tuple, fields: tuple[tuple[int, int], ...], keypoints: list) -> bool:
@@ -244,15 +263,25 @@ def _read_keypoints(row: tuple, fields: tuple[tuple[int, int], ...], keypoints: 
     return True
 
 
-def _columns(rows: list[tuple], row_shapes: list[_Shape], scalars: tuple[str, ...]) -> dict[str, list]:
-    """Each scalar's values over the records (MISSING where a record does not have it)."""
-    kinds = set(row_shapes)
-    if len(kinds) == 1:
-        names = kinds.pop().names
+def _shape_of(record: Any, shapes: dict[tuple[str, ...], _Shape]) -> _Shape | None:
+    """The shape of a record's field names; None for a repeated key (simdjson's lookup finds the first,
+    orjson keeps the last)."""
+    names = tuple(record.keys())
+    if len(set(names)) != len(names):
+        return None
+    return shapes.get(names) or shapes.setdefault(names, _Shape(names))
+
+
+def _columns(rows: list[tuple], runs: list[tuple[int, _Shape]], scalars: tuple[str, ...]) -> dict[str, list]:
+    """Each scalar's values over the records (MISSING where a record does not have it); ``runs`` gives the
+    shape of the records from each index on."""
+    if len({id(shape) for _, shape in runs}) == 1:
+        names = runs[0][1].names
         columns = {name: list(values) for name, values in zip(names, zip(*rows)) if name in scalars}
         return {field: columns.get(field, [MISSING] * len(rows)) for field in scalars}
+    ends = [start for start, _ in runs[1:]] + [len(rows)]
     spread = [[row[shape.position[field]] if field in shape.position else MISSING for field in scalars]
-              for shape, row in zip(row_shapes, rows)]
+              for (start, shape), end in zip(runs, ends) for row in rows[start:end]]
     return {field: list(values) for field, values in zip(scalars, zip(*spread))} if rows else {
         field: [] for field in scalars}
 
