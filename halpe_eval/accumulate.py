@@ -67,9 +67,9 @@ def accumulate(
     group_starts = np.searchsorted(group, np.arange(n_area * n_thr * n_categories + 1))
     tp = np.arange(1, len(pos) + 1) - group_starts[group]  # true positives so far, in the group
     before = bounds[cat] - 1  # the category's counted predictions start after this position
-    n_counted = n_counted.reshape(-1)
-    counted_before = np.where(before >= 0, n_counted[row * n + np.maximum(before, 0)], 0)
-    fp = n_counted[flat] - counted_before - tp
+    counted_upto = n_counted.reshape(-1)  # flat, as ``flat`` indexes it
+    counted_before = np.where(before >= 0, counted_upto[row * n + np.maximum(before, 0)], 0)
+    fp = counted_upto[flat] - counted_before - tp
     with np.errstate(divide="ignore", invalid="ignore"):
         rc = tp / n_positive[row // n_thr, cat]
     pr = tp / (fp + tp + EPS)

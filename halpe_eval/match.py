@@ -167,7 +167,7 @@ def ignored_predictions(matched: np.ndarray, gt_ignored: np.ndarray, dt_outside:
     flags[:, :n_gt] = gt_ignored
     ignored = np.empty(matched.shape, dtype=bool)
     for area in range(n_area):
-        np.take(flags[area], matched[area], out=ignored[area])
+        np.take(flags[area], matched[area], out=ignored[area], mode="wrap")  # -1 wraps to the last column
     ignored |= (matched < 0) & dt_outside[:, None, :]
     return ignored
 

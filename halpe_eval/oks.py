@@ -128,11 +128,11 @@ EXP_UNDERFLOW = -746.0  # exp(x) is +0.0 for every x at or below this (the least
 def exp_in_place(x: np.ndarray) -> np.ndarray:
     """``np.exp(x, out=x)``, bit for bit, without numpy's slow route for arguments whose exp underflows to 0.
 
-    numpy's vectorised exp leaves a block of lanes to a scalar loop when one of them underflows:
-    on arrays where half the arguments do (distant keypoints: about half of every part's here)
-    that costs ~10 ns per value instead of ~1.  Such lanes are multiplied by 0 first (exp(-0.0) is 1,
-    cheap) and their result by 0 after, giving the +0.0 numpy gives; -inf is first raised to
-    EXP_UNDERFLOW, so that no lane multiplies an infinity by 0.  NaN stays NaN.
+    numpy's exp slows down when arguments underflow (measured with numpy 2.4 on AVX-512: ~1 ns per value
+    in [-5, 0], ~10 ns when half of them are below -1000, as distant keypoints make about half of every
+    part's here; see tests/test_stages.py for the bit-for-bit check).  Such lanes are multiplied by 0
+    first (exp(-0.0) is 1, cheap) and their result by 0 after, giving the +0.0 numpy gives; -inf is first
+    raised to EXP_UNDERFLOW, so that no lane multiplies an infinity by 0.  NaN stays NaN.
     """
     np.maximum(x, EXP_UNDERFLOW, out=x)
     kept = x > EXP_UNDERFLOW
