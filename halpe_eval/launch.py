@@ -51,7 +51,7 @@ def run() -> NoReturn:
 def start_reader(args: Sequence[str]) -> None:
     """Fork the reader of the prediction file ``args`` names, when that plainly pays."""
     files = command_files(args)
-    if files is None or (os.cpu_count() or 1) < 2:
+    if files is None or (os.cpu_count() or 1) < 2 or not hasattr(os, "fork"):
         return
     try:
         if os.path.getsize(files.preds) < EARLY_MIN_BYTES:
@@ -61,10 +61,8 @@ def start_reader(args: Sequence[str]) -> None:
     import gc
 
     from .reading.parallel import early_plan  # numpy and the reading stack, which the worker inherits
-    from .reading.sharing import can_fork, start_early
+    from .reading.sharing import start_early
 
-    if not can_fork():
-        return
     gc.freeze()  # the modules' objects: no collection in either process touches (and so copies) their pages
     start_early(files.preds, lambda: early_plan(files.gt, files.preds, files.protocol))
 

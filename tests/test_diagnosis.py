@@ -160,39 +160,6 @@ def test_diagnosis_runs_on_every_protocol(protocol):
     assert set(out) == set(diagnosis.parts)
 
 
-def test_parts_diagnosed_by_a_forked_worker_equal_those_diagnosed_here(monkeypatch):
-    """diagnose() shares the parts with a forked worker; beside another thread it runs them all here. The two
-    give the same JSON."""
-    import json
-    import threading
-
-    import halpe_eval.reading.sharing as sharing
-    from halpe_eval.synthetic import SynthOptions, make_dataset
-
-    gt, preds = make_dataset(5, "halpe136", SynthOptions(num_images=20))
-    result = evaluate(gt, preds)
-    taken: list[list[int]] = []
-    results = sharing.Sharing.results
-
-    def recorded(self, *args, **kwargs):
-        out = results(self, *args, **kwargs)
-        taken.append(list(self.by_worker))
-        return out
-
-    monkeypatch.setattr(sharing.Sharing, "results", recorded)
-    shared = json.dumps(diagnose(result).to_dict(), sort_keys=True)
-    release = threading.Event()
-    other = threading.Thread(target=release.wait)
-    other.start()
-    try:
-        alone = json.dumps(diagnose(result).to_dict(), sort_keys=True)
-    finally:
-        release.set()
-        other.join()
-    assert len(taken) == 1  # the first run shared its parts, the second did not
-    assert shared == alone
-
-
 def test_a_custom_skeleton_is_diagnosed_from_its_protocol_file_alone(tmp_path):
     """A 5-keypoint skeleton with two parts and one mirror pair, written as TOML: nothing else is needed."""
     (tmp_path / "toy.toml").write_text(

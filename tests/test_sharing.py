@@ -116,20 +116,3 @@ def test_an_early_worker_for_a_file_that_changed_is_not_adopted(tmp_path):
     finally:
         sharing.stop_unadopted()
     assert sharing._EARLY == {}
-
-
-def test_no_worker_is_forked_beside_other_threads():
-    """A child forked beside other threads can wait forever on a lock one of them held: such a process reads
-    (and diagnoses) alone."""
-    import threading
-
-    assert sharing.can_fork()
-    release = threading.Event()
-    other = threading.Thread(target=release.wait)
-    other.start()
-    try:
-        assert not sharing.can_fork()
-    finally:
-        release.set()
-        other.join()
-    assert sharing.can_fork()

@@ -13,10 +13,11 @@ Use: ``diagnose(evaluate(gt, preds))`` or ``halpe-eval GT PRED --diagnose``.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..reading.sharing import Sharing, can_fork
+from ..reading.sharing import Sharing
 from .keypoints import ERROR_TYPES
 from .part import PartDiagnosis, diagnose_part
 from .report import Diagnosis
@@ -47,9 +48,9 @@ def _shared(run: Callable[[int], PartDiagnosis], total: int) -> list[PartDiagnos
     """``run(i)`` for every part, a forked worker taking them from the front (the widest) while this process
     takes them from the end (:mod:`halpe_eval.reading.sharing`): two processes, where two threads were held
     back by the interpreter lock (--diagnose at val scale, in process: 2.09-2.34 s on threads); serially
-    where no process may be forked (:func:`~halpe_eval.reading.sharing.can_fork`)."""
+    where a process cannot be forked."""
     sharing = None
-    if total > 1 and can_fork():
+    if total > 1 and hasattr(os, "fork"):
         with contextlib.suppress(OSError):
             sharing = Sharing(lambda: ("diagnosis", total, run))
     if sharing is None:

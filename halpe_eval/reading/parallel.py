@@ -22,7 +22,7 @@ from .ground_truth import GroundTruth
 from .jsonio import display_name, first_element_of, iter_array_chunks, range_text, split_point
 from .predictions import Predictions, finish_predictions
 from .records import Columns, area_from_bbox
-from .sharing import Sharing, Task, adopt, can_fork
+from .sharing import Sharing, Task, adopt
 
 # Below this a worker process costs more than it saves (whole command: 29 MB serial 0.26 s, with the
 # worker 0.29 s; 38 MB serial 0.40 s, with the worker 0.37 s).
@@ -63,7 +63,7 @@ class PredictionReader:
         if self._ranges is None:
             return
         self._sharing = adopt(self.source)  # forked by the command line (its plan may be another protocol's)
-        if self._sharing is None and self._share and self._ranges.size >= PARALLEL_MIN_BYTES and can_fork():
+        if self._sharing is None and self._share and self._ranges.size >= PARALLEL_MIN_BYTES and hasattr(os, "fork"):
             ranges = self._ranges
             try:
                 self._sharing = Sharing(lambda: ranges.plan(protocol))

@@ -153,14 +153,6 @@ class Sharing:
         self._store.close()
 
 
-def can_fork() -> bool:
-    """Whether a worker may be forked here: the platform forks, and this process runs one thread (a child
-    forked beside other threads can wait forever on a lock one of them held; Python 3.12 warns of it)."""
-    import threading
-
-    return hasattr(os, "fork") and threading.active_count() == 1
-
-
 _EARLY: dict[tuple[int, ...], Sharing] = {}  # forked by the command line, by the identity of the file
 
 
