@@ -160,6 +160,34 @@ def test_diagnosis_runs_on_every_protocol(protocol):
     assert set(out) == set(diagnosis.parts)
 
 
+def test_parts_diagnosed_by_the_forked_worker_equal_parts_diagnosed_here(monkeypatch):
+    """diagnose() shares the parts with a forked worker (its results come back pickled); each part equals
+    diagnose_part run in this process."""
+    import json
+
+    import halpe_eval.reading.sharing as sharing
+    from halpe_eval.diagnosis.part import diagnose_part
+    from halpe_eval.diagnosis.report import Diagnosis
+    from halpe_eval.synthetic import SynthOptions, make_dataset
+
+    gt, preds = make_dataset(5, "halpe136", SynthOptions(num_images=20))
+    result = evaluate(gt, preds)
+    proto = result.protocol
+    workers: list[sharing.Sharing] = []
+    stop = sharing.Sharing.stop
+
+    def recorded(self):
+        workers.append(self)
+        stop(self)
+
+    monkeypatch.setattr(sharing.Sharing, "stop", recorded)
+    shared = diagnose(result).to_dict()
+    here = Diagnosis(proto.name, {part: diagnose_part(result.ground_truth, result.predictions, proto, part,
+                                                      part == proto.whole_part) for part in shared}).to_dict()
+    assert len(workers) == 1  # the parts were shared with a worker
+    assert json.dumps(shared, sort_keys=True) == json.dumps(here, sort_keys=True)
+
+
 def test_a_custom_skeleton_is_diagnosed_from_its_protocol_file_alone(tmp_path):
     """A 5-keypoint skeleton with two parts and one mirror pair, written as TOML: nothing else is needed."""
     (tmp_path / "toy.toml").write_text(
