@@ -221,10 +221,12 @@ def _curve(points: Points, by_image: np.ndarray, base: np.ndarray, n_positive: n
             there, whole_runs = copy < weight, np.minimum(copy, weight)
             tp[points.tie] += whole_runs * points.run_tp[:, None] + there * points.tp_within[:, None]
             fp[points.tie] += whole_runs * points.run_fp[:, None] + there * points.fp_within[:, None]
-        pr = np.add(fp, tp, dtype=np.float64)  # accumulate's tp / (fp + tp + eps), in place
+        # accumulate's tp / (fp + tp + eps), built last point first so that the running maximum from the end
+        # runs over contiguous rows, in place (a third faster than over a reversed view)
+        pr = np.add(fp[::-1], tp[::-1], dtype=np.float64)
         pr += np.spacing(1)
-        np.divide(tp, pr, out=pr)
-        best_after = np.maximum.accumulate(pr[::-1], axis=0)[::-1]
+        np.divide(tp[::-1], pr, out=pr)
+        best_after = np.maximum.accumulate(pr, axis=0, out=pr)[::-1]
         span = int(max(tp[-1].max(), least_tp.max())) + 1  # rows apart in one sorted key array
         rows = np.arange(n_b)[:, None]
         key_type = np.int32 if n_b * span < 2**31 else np.int64
