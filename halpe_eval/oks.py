@@ -122,7 +122,9 @@ def _similarities(sq_distance: np.ndarray, variances: np.ndarray, area: np.ndarr
     return exp_in_place(e)
 
 
-EXP_UNDERFLOW = -746.0  # exp(x) is +0.0 for every x at or below this (the least subnormal is exp(-744.44))
+# exp(x) is +0.0 for every x at or below this: the least subnormal is exp(-744.44), half of it exp(-745.13), and
+# exp(-760) is 2e-7 of it, so an exp that rounds within an ulp gives 0 there, not only a correctly rounded one.
+EXP_UNDERFLOW = -760.0
 
 
 def exp_in_place(x: np.ndarray) -> np.ndarray:
