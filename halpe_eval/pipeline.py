@@ -20,7 +20,7 @@ import numpy as np
 from .accumulate import accumulate
 from .errors import InputError
 from .match import Candidates, greedy_match, ignored_predictions, in_ranking_order, matched_oks, select_candidates
-from .oks import PRUNED_FROM_KEYPOINTS, gt_part_boxes, keypoint_boxes, oks_upper_bound, pair_oks, prunes
+from .oks import gt_part_boxes, keypoint_boxes, oks_upper_bound, pair_oks, prunes
 from .protocol import ImageSplit, Protocol, builtin_names, load_protocol
 from .reading.ground_truth import GroundTruth, load_ground_truth, peek_protocol
 from .reading.jsonio import display_name, file_size, read_json
@@ -227,13 +227,13 @@ def ranked_candidates(gt: GroundTruth, preds: Predictions, proto: Protocol, part
 
 
 def candidate_oks(gt: GroundTruth, preds: Predictions, proto: Protocol, part: str, ranked: Ranked) -> np.ndarray:
-    """OKS of every candidate pair in ``part``.  In a part of PRUNED_FROM_KEYPOINTS keypoints or more, a pair
+    """OKS of every candidate pair in ``part``.  In a part wide enough (:func:`~halpe_eval.oks.prunes`), a pair
     whose OKS is provably below the lowest threshold (:func:`~halpe_eval.oks.oks_upper_bound`, with a margin)
     is not computed and gets 0: it can never match."""
     cand, idx = ranked.candidates, list(proto.parts[part])
     sigmas = np.asarray(proto.sigmas)[idx]
     pairs = np.arange(len(cand.pair_gt))
-    if len(idx) >= PRUNED_FROM_KEYPOINTS and ranked.boxes is not None:
+    if prunes({part: idx}) and ranked.boxes is not None:
         gt_boxes = gt_part_boxes(gt.keypoints, gt.bbox, idx)
         bound = oks_upper_bound(ranked.boxes[cand.pair_dt], gt_boxes[cand.pair_gt], sigmas, gt.area[cand.pair_gt])
         pairs = np.flatnonzero(bound >= min(proto.params.oks_thresholds) * (1 - 1e-3))

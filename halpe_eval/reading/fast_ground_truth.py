@@ -121,10 +121,9 @@ def _annotation_columns(got: simd.Gathered, image_ids: np.ndarray, protocol: Pro
 
 def _flag(values: list) -> np.ndarray | None:
     """A 0/1 field (absent: 0) as bool; 0, 1, 0.0, 1.0, false and true are read as the precise path reads them."""
-    missing = values.count(simd.MISSING)
+    read, missing = _absent_as(values, 0)
     if missing == len(values):  # a field no record has (COCO's 'ignore')
         return np.zeros(len(values), dtype=bool)
-    read = [0 if v is simd.MISSING else v for v in values] if missing else values
     if not set(map(type, read)) <= {int, float, bool} or not set(read) <= {0, 1}:
         return None
     return np.array(read, dtype=np.float64) == 1
@@ -132,8 +131,15 @@ def _flag(values: list) -> np.ndarray | None:
 
 def _count(values: list) -> np.ndarray | None:
     """The ``num_keypoints`` field, -1 where absent; None when a present one is not a count >= 0."""
-    missing = values.count(simd.MISSING)
-    counts = simd.int64_column([-1 if v is simd.MISSING else v for v in values] if missing else values)
+    read, missing = _absent_as(values, -1)
+    counts = simd.int64_column(read)
     if counts is None or (counts < 0).sum() != missing:
         return None
     return counts
+
+
+def _absent_as(values: list, fill: int) -> tuple[list, int]:
+    """The column with ``fill`` where a record lacks the field (the column itself when none does), and how many
+    lack it."""
+    missing = values.count(simd.MISSING)
+    return ([fill if v is simd.MISSING else v for v in values] if missing else values), missing

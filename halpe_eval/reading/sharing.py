@@ -153,6 +153,21 @@ class Sharing:
         self._store.close()
 
 
+def shared_results(key: Hashable, total: int, task: Task) -> list[Any]:
+    """Every ``task(i)``, in order: a worker forked now takes them from the front while this process takes them
+    from the end; all here where no process can be forked (no ``os.fork``, or none to spare)."""
+    sharing = None
+    if total > 1 and hasattr(os, "fork"):
+        with contextlib.suppress(OSError):
+            sharing = Sharing(lambda: (key, total, task))
+    if sharing is None:
+        return [task(i) for i in range(total)]
+    try:
+        return sharing.results(key, total, task)
+    finally:
+        sharing.stop()
+
+
 _EARLY: dict[tuple[int, ...], Sharing] = {}  # forked by the command line, by the identity of the file
 
 
