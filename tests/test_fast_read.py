@@ -85,7 +85,11 @@ def assert_same_columns(a, b):
     if isinstance(a, str) or isinstance(b, str):
         assert a == b
         return
-    assert [(type(v), v) for v in a.image_ids] == [(type(v), v) for v in b.image_ids]
+    assert type(a.image_ids) is type(b.image_ids)
+    if isinstance(a.image_ids, np.ndarray):
+        assert a.image_ids.dtype == b.image_ids.dtype == np.int64 and np.array_equal(a.image_ids, b.image_ids)
+    else:
+        assert [(type(v), v) for v in a.image_ids] == [(type(v), v) for v in b.image_ids]
     for field in ("category_ids", "score", "keypoints", "area"):
         x, y = getattr(a, field), getattr(b, field)
         assert x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes(), field

@@ -46,10 +46,14 @@ class PieceReader:
         if got is None or not simd.flattened_exactly(text, 1, got.flattened, self.arrays):
             return None
         values = got.values
-        image_ids = values["image_id"]
+        image_ids: list | np.ndarray | None = simd.int64_column(values["image_id"])  # file names stay a list
+        if image_ids is None:
+            image_ids = values["image_id"]
+            if not _image_ids_ok(values["image_id"]):
+                return None
         category_ids = simd.int64_column(values["category_id"])
         score = simd.float64_column(values["score"])
-        if not _image_ids_ok(image_ids) or category_ids is None or score is None:
+        if category_ids is None or score is None:
             return None
         part_scores = {}
         for part, key in self.protocol.part_score_keys.items():
@@ -71,7 +75,8 @@ class PieceReader:
 
 
 def _image_ids_ok(values: list) -> bool:
-    """Each an integer id (int64) or a non-empty file name, as ``chunk_columns`` requires."""
+    """Each an integer id (int64) or a non-empty file name, as ``chunk_columns`` requires (ids and names mixed:
+    all integer ids are read as an array first)."""
     types = set(map(type, values))
     if not types <= {int, str}:
         return False

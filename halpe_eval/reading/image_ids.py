@@ -20,19 +20,25 @@ from .simd import int64_column
 AMBIGUOUS = -2
 
 
-def image_index(values: Sequence[Any], image_ids: np.ndarray, file_names: Sequence[str], name: str,
+def image_index(values: Sequence[Any] | np.ndarray, image_ids: np.ndarray, file_names: Sequence[str], name: str,
                 allow_unknown: bool) -> np.ndarray:
-    """GT image index per prediction (-1: unknown, allowed); ``image_ids`` sorted, as GroundTruth's are."""
-    ids = int64_column(values)  # integer ids only (no bool, no name) are looked up as one array
+    """GT image index per prediction (-1: unknown, allowed); ``image_ids`` sorted, as GroundTruth's are.
+    ``values``: int64 ids, or the JSON values (integer ids and file names)."""
+    ids = values if isinstance(values, np.ndarray) else int64_column(values)  # integer ids are looked up as one array
     if ids is not None:
         index, found = index_in(image_ids, ids)
         out = np.where(found, index, -1)
-    else:
-        out = _mixed_index(values, image_ids, file_names, name)
+    else:  # file names among them: JSON values
+        out = _mixed_index(_as_json(values), image_ids, file_names, name)
     unknown = out < 0
     if unknown.any() and not allow_unknown:
-        _refuse_unknown(values, unknown, image_ids, file_names, name)
+        _refuse_unknown(_as_json(values), unknown, image_ids, file_names, name)
     return out
+
+
+def _as_json(values: Sequence[Any] | np.ndarray) -> Sequence[Any]:
+    """Image ids as the JSON values they were read from (messages name them so)."""
+    return values.tolist() if isinstance(values, np.ndarray) else values
 
 
 def _mixed_index(values: Sequence[Any], image_ids: np.ndarray, file_names: Sequence[str], name: str) -> np.ndarray:

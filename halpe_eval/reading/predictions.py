@@ -99,7 +99,8 @@ def _file_format(cols: Columns) -> str:
 def _warnings(cols: Columns, gt: GroundTruth, images: np.ndarray, keep: np.ndarray, name: str) -> list[str]:
     warnings: list[str] = []
     if not keep.all():
-        dropped = list(dict.fromkeys(v for v, k in zip(cols.image_ids, keep) if not k))
+        ids = cols.image_ids.tolist() if isinstance(cols.image_ids, np.ndarray) else cols.image_ids
+        dropped = list(dict.fromkeys(v for v, k in zip(ids, keep) if not k))
         warnings.append(
             f"{name}: {int((~keep).sum())} prediction(s) on {len(dropped)} image(s) not in the ground truth were "
             f"dropped (--allow-unknown-images): {listing(dropped)}"

@@ -22,6 +22,7 @@ from ..oks import keypoint_boxes, prunes
 from ..protocol import Protocol, builtin_names, load_protocol
 from .formats import MissingField, RecordShape, registered
 from .messages import is_int, is_number, kind, show
+from .simd import int64_column
 
 Where = Callable[[int], str]  # names record i of a chunk in messages
 
@@ -35,7 +36,7 @@ def area_from_bbox(first_record: Any) -> bool:
 class Columns:
     """One chunk of predictions as arrays (image ids still as JSON values)."""
 
-    image_ids: list
+    image_ids: list | np.ndarray  # int64 when every id is an integer that fits, else the JSON values
     category_ids: np.ndarray
     score: np.ndarray
     keypoints: np.ndarray  # (D, K, 2)
@@ -56,7 +57,7 @@ class Columns:
             return np.concatenate([getattr(c, attr) for c in chunks])
 
         return Columns(
-            image_ids=[i for c in chunks for i in c.image_ids],
+            image_ids=_joined_image_ids([c.image_ids for c in chunks]),
             category_ids=joined("category_ids"),
             score=joined("score"),
             keypoints=_joined_keypoints(chunks),
@@ -73,6 +74,13 @@ def joined_part_scores(pieces: list[tuple[dict[str, np.ndarray], int]]) -> dict[
     """Part scores of consecutive pieces ({part: (n,)}, n) joined; a piece without a part's field reads NaN."""
     parts = {part for scores, _ in pieces for part in scores}
     return {part: np.concatenate([scores.get(part, np.full(n, np.nan)) for scores, n in pieces]) for part in parts}
+
+
+def _joined_image_ids(pieces: list[list | np.ndarray]) -> list | np.ndarray:
+    """The image ids of consecutive chunks: one array when each chunk's are, else one list of JSON values."""
+    if all(isinstance(ids, np.ndarray) for ids in pieces):
+        return np.concatenate(pieces)
+    return [v for ids in pieces for v in (ids.tolist() if isinstance(ids, np.ndarray) else ids)]
 
 
 def _joined_keypoints(chunks: list[Columns]) -> np.ndarray:
@@ -109,7 +117,7 @@ def chunk_columns(records: list, offset: int, protocol: Protocol, name: str, bbo
     return finished_columns(image_ids, categories, score, keypoints, area, part_scores, bbox_area, formats, protocol)
 
 
-def finished_columns(image_ids: list, category_ids: np.ndarray, score: np.ndarray, keypoints: np.ndarray,
+def finished_columns(image_ids: list | np.ndarray, category_ids: np.ndarray, score: np.ndarray, keypoints: np.ndarray,
                      area: np.ndarray, part_scores: dict[str, np.ndarray], bbox_area: bool,
                      formats: tuple[str, ...], protocol: Protocol) -> Columns:
     """Validated columns (keypoints (D, K, 3) float64) as Columns: the scores become flags, x and y are cast, and
@@ -130,12 +138,14 @@ def finished_columns(image_ids: list, category_ids: np.ndarray, score: np.ndarra
     )
 
 
-def _image_id_column(records: list, where: Where) -> list:
+def _image_id_column(records: list, where: Where) -> list | np.ndarray:
+    """The image ids: an int64 array when every one is an integer that fits, else the JSON values (file names)."""
     image_ids = [item.get("image_id") for item in records]
     for i, v in enumerate(image_ids):
         if not (is_int(v) or (isinstance(v, str) and v)):
             raise InputError(f"{where(i)}: 'image_id' is {show(v)}, expected an integer id or an image file name")
-    return image_ids
+    ids = int64_column(image_ids)
+    return image_ids if ids is None else ids
 
 
 def _category_column(records: list, where: Where) -> np.ndarray:
