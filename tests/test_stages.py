@@ -616,6 +616,34 @@ def test_pair_oks_equals_compute_oks_written_out(seed):
         assert ours[i] == expected
 
 
+@pytest.mark.parametrize("shape", [(0, 17), (1, 1), (2200, 17), (5000, 17), (300, 136), (700, 133)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_keypoint_extent_is_each_rows_least_and_greatest_x_and_y(shape, dtype, monkeypatch):
+    """The box and area of each prediction's keypoints, reduced a block of rows at a time (blocks kept small here,
+    so that several rows of blocks and a short last one are met): equal to numpy's per-row min and max, and the
+    area to loadRes' (x1 - x0) * (y1 - y0), whatever the (N, K, 2 or 3) layout."""
+    import halpe_eval.oks as oks
+    from halpe_eval.protocol import load_protocol
+    from halpe_eval.reading.records import keypoint_area
+
+    monkeypatch.setattr(oks, "EXTENT_BLOCK", 4096)
+    rng = np.random.default_rng(shape[0])
+    keypoints = (rng.normal(size=(*shape, 3)) * rng.choice([1.0, 1e3, 1e7], size=(shape[0], 1, 1))).astype(dtype)
+    keypoints[::7, 0, :2] = -0.0  # signed zeros and ties
+    least, greatest = oks.keypoint_extent(keypoints)
+    x, y = keypoints[:, :, 0], keypoints[:, :, 1]
+    expected_least = np.stack([x.min(axis=1), y.min(axis=1)], axis=1) if shape[0] else np.zeros((0, 2))
+    expected_greatest = np.stack([x.max(axis=1), y.max(axis=1)], axis=1) if shape[0] else np.zeros((0, 2))
+    assert least.dtype == greatest.dtype == keypoints.dtype
+    assert np.array_equal(least, expected_least) and np.array_equal(greatest, expected_greatest)
+    assert np.array_equal(oks.keypoint_boxes(keypoints[:, :, :2]),
+                          np.concatenate([expected_least, expected_greatest], axis=1).astype(np.float64))
+    if shape[1] == 17 and dtype == "float64":
+        flat = keypoints.reshape(shape[0], 51).tolist()
+        written_out = [(max(r[0::3]) - min(r[0::3])) * (max(r[1::3]) - min(r[1::3])) for r in flat]
+        assert keypoint_area(keypoints, load_protocol("coco17")).tolist() == written_out
+
+
 @pytest.mark.parametrize("seed", range(30))
 def test_oks_upper_bound_never_falls_below_the_oks(seed):
     """The box-gap bound that lets wide parts skip hopeless pairs: on random skeletons (far, near, touching;
@@ -647,7 +675,7 @@ def test_oks_upper_bound_never_falls_below_the_oks(seed):
     assert (bound < 0.5).any() and (bound >= 0.5).any()  # the cases span both sides of the lowest threshold
 
 
-@pytest.mark.parametrize("protocol", ["halpe136", "coco-wholebody"])
+@pytest.mark.parametrize("protocol", ["halpe136", "coco-wholebody", "coco17"])
 def test_pruned_pairs_change_nothing(protocol, monkeypatch):
     """Wide parts skip pairs the bound rules out; with pruning switched off every array is the same."""
     import halpe_eval.oks as oks

@@ -18,7 +18,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import InputError
-from ..oks import keypoint_boxes, prunes
+from ..oks import keypoint_boxes, keypoint_extent, prunes
 from ..protocol import Protocol, builtin_names, load_protocol
 from .formats import MissingField, RecordShape, registered
 from .messages import is_int, is_number, kind, show
@@ -193,9 +193,9 @@ def keypoint_area(keypoints: np.ndarray, protocol: Protocol) -> np.ndarray:
     chosen = keypoints[:, list(protocol.area_keypoints)] if protocol.area_keypoints else keypoints
     if not len(chosen):
         return np.zeros(0)
-    x, y = chosen[:, :, 0], chosen[:, :, 1]  # reduced apart: a reduction over (D, K, 2) is ~15x slower
+    least, greatest = keypoint_extent(chosen)
     with np.errstate(over="ignore"):  # coordinates near the float64 limit: an infinite area, as the oracles get
-        return (x.max(axis=1) - x.min(axis=1)) * (y.max(axis=1) - y.min(axis=1))
+        return (greatest[:, 0] - least[:, 0]) * (greatest[:, 1] - least[:, 1])
 
 
 def _bbox_area(records: list, where: Where) -> np.ndarray:
