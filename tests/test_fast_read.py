@@ -273,6 +273,28 @@ def test_the_bytes_are_searched_for_nested_arrays_only_when_they_hold_more_array
     assert simd.flattened_exactly(b'[{"keypoints":[1,2,3],"box":[[4]]}]', 1, 1, fields)
 
 
+def test_the_categories_arrays_are_counted_so_a_plain_gt_is_not_searched(tmp_path, monkeypatch):
+    """Keypoint names and a skeleton (arrays of arrays) in 'categories' are counted as arrays the text holds, so a
+    GT whose other arrays were all read is not searched; a nested keypoint array in an annotation still is, and is
+    refused by the compiled path and worded by the precise one."""
+    def skeleton(gt):
+        gt["categories"][0]["keypoints"] = [f"k{i}" for i in range(17)]
+        gt["categories"][0]["skeleton"] = [[1, 2], [2, 3], []]
+    searched = []
+    nested_in = simd._nested_in
+    monkeypatch.setattr(simd, "_nested_in", lambda raw, fields: searched.append(raw) or nested_in(raw, fields))
+    path = gt_file(tmp_path, change=skeleton)
+    assert fast_tables(path.read_bytes(), None) is not None and not searched
+    assert simd.arrays_within(simd.parse(path.read_bytes())["categories"]) == 5
+
+    def nested_keypoints(gt):
+        skeleton(gt)
+        gt["annotations"][1]["keypoints"][0] = [gt["annotations"][1]["keypoints"][0]]
+    path = gt_file(tmp_path, change=nested_keypoints)
+    assert fast_tables(path.read_bytes(), None) is None and searched
+    assert "keypoints" in assert_same_ground_truth(path)
+
+
 def test_a_nested_array_under_an_escaped_key_is_refused(tmp_path):
     path = tmp_path / "preds.json"
     record = dump([prediction(1, [[Num("5")]] + [Num("1")] * 50, Num("0.5"))])

@@ -66,7 +66,8 @@ def fast_tables(raw: bytes, protocol: Any) -> Tables | None:
     if images is None or categories is None or annotations is None:
         return None
     fields = frozenset().union(*map(simd.array_fields, readers))
-    if not simd.flattened_exactly(raw, 3, annotations.flattened, fields):  # 3: the sections' arrays
+    containers = 3 + simd.arrays_within(document["categories"])  # the sections, and each category's arrays
+    if not simd.flattened_exactly(raw, containers, annotations.flattened, fields):
         return None
     # gather refused repeated keys, so each image reads as the precise path's dict (kept for image slices)
     image_records = [record.as_dict() for record in document["images"]]

@@ -286,6 +286,17 @@ def _columns(rows: list[tuple], runs: list[tuple[int, _Shape]], scalars: tuple[s
         field: [] for field in scalars}
 
 
+def arrays_within(value: Any) -> int:
+    """The arrays inside a parsed array or object, at any depth (not the value itself); converts it to Python
+    values, so for small parts of a document, such as a GT's categories (their keypoint names and skeleton)."""
+    return _lists_within(value.as_list() if is_array(value) else value.as_dict() if is_object(value) else None)
+
+
+def _lists_within(value: Any) -> int:
+    items = value if isinstance(value, list) else value.values() if isinstance(value, dict) else ()
+    return sum(isinstance(item, list) + _lists_within(item) for item in items)
+
+
 def flattened_exactly(raw: Any, containers: int, flattened: int, fields: frozenset[str]) -> bool:
     """Whether ``as_buffer`` read each array under ``fields`` as written: none holds an array.
 
