@@ -215,10 +215,9 @@ def oks_upper_bound(dt_box: np.ndarray, gt_box: np.ndarray, sigmas: np.ndarray, 
 
 
 def _magnitude(box: np.ndarray) -> np.ndarray:
-    """(P,) the largest absolute coordinate of each (P, 4) box (NaN where one is NaN), column by column: numpy
-    reduces across a row of 4 slowly."""
-    size = np.abs(box)
-    return np.maximum(np.maximum(size[:, 0], size[:, 1]), np.maximum(size[:, 2], size[:, 3]))
+    """(P,) the largest absolute coordinate of each (P, 4) box [x0, y0, x1, y1] (NaN where one is NaN): with x0 <=
+    x1 and y0 <= y1 it is max(x1, y1, -x0, -y0), taken column by column (numpy reduces across a row of 4 slowly)."""
+    return np.maximum(np.maximum(box[:, 2], box[:, 3]), -np.minimum(box[:, 0], box[:, 1]))
 
 
 def as_view_index(columns: slice | Sequence[int] | np.ndarray) -> slice | np.ndarray:

@@ -519,3 +519,23 @@ def test_the_reader_takes_the_keypoint_boxes_the_engine_would_take(protocol, tmp
             assert read.keypoint_boxes.tobytes() == keypoint_boxes(read.keypoints).tobytes()
         else:
             assert read.keypoint_boxes is None
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_index_in_finds_what_a_binary_search_finds(seed):
+    """index_in looks small ids up in a table and searches the rest: either way each value is found where a
+    binary search finds it (ids and values from a few to 600k, unknown and negative values, empty inputs)."""
+    from halpe_eval.reading.records import index_in
+
+    rng = np.random.default_rng(seed)
+    span = int(rng.choice([1, 10, 1000, 600_000, 2**40]))
+    ids = np.unique(rng.integers(0, span, int(rng.integers(0, 5000))))
+    known = rng.choice(ids, int(rng.integers(0, 40_000))) if len(ids) else np.zeros(0, dtype=np.int64)
+    values = np.concatenate([known, rng.integers(-5, 2 * span, int(rng.integers(0, 300)))])
+    rng.shuffle(values)
+    index, found = index_in(ids, values)
+    position = np.searchsorted(ids, values)
+    expected = position < len(ids)
+    expected[expected] = ids[position[expected]] == values[expected]
+    assert index.dtype == np.int64 and np.array_equal(found, expected)
+    assert np.array_equal(index[found], position[found])
