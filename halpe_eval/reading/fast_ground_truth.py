@@ -70,7 +70,8 @@ def fast_tables(raw: bytes, protocol: Any) -> Tables | None:
     if not simd.flattened_exactly(raw, containers, annotations.flattened, fields):
         return None
     # gather refused repeated keys, so each image reads as the precise path's dict (kept for image slices)
-    image_records = [record.as_dict() for record in document["images"]]
+    with simd.collection_paused():
+        image_records = [record.as_dict() for record in document["images"]]
     del document
     image_ids, category_ids = simd.int64_column(images.values["id"]), simd.int64_column(categories.values["id"])
     file_names = images.values["file_name"]
