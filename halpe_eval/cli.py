@@ -337,6 +337,7 @@ def run() -> NoReturn:
     streams are flushed.  An exception that is not an exit status still ends the usual way.
     """
     gc.freeze()
+    gc.enable()  # off while halpe_eval.launch imported the modules
     code: object = 0
     try:
         main()

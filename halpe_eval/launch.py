@@ -13,6 +13,7 @@ them against the command's); anything else starts nothing.
 """
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -40,7 +41,11 @@ def run() -> NoReturn:
     OpenBLAS gets one thread (unless the environment says otherwise): the command does no linear algebra,
     and numpy's import otherwise starts a pool that spins for ~50 ms of the second core (import numpy:
     0.10 CPU-s in 0.055 s of wall time; 0.055 CPU-s with one thread), the core the reader is using.
+
+    The cyclic garbage collector is off while the command imports its modules (their many objects set off
+    collections that find no garbage) and in the forked reader; :func:`halpe_eval.cli.run` turns it on again.
     """
+    gc.disable()
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     start_reader(sys.argv[1:])
     from .cli import run as command
@@ -58,8 +63,6 @@ def start_reader(args: Sequence[str]) -> None:
             return
     except OSError:
         return
-    import gc
-
     from .reading.parallel import early_plan  # numpy and the reading stack, which the worker inherits
     from .reading.sharing import start_early
 
