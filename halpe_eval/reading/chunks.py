@@ -75,8 +75,8 @@ class PieceReader:
 
 
 def _image_ids_ok(values: list) -> bool:
-    """Each an integer id (int64) or a non-empty file name, as ``chunk_columns`` requires (ids and names mixed:
-    all integer ids are read as an array first)."""
+    """Each an integer id (int64) or a non-empty file name, as ``chunk_columns`` requires (asked when not every
+    one is an integer id: those are read as one array)."""
     types = set(map(type, values))
     if not types <= {int, str}:
         return False
