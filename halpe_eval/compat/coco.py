@@ -15,14 +15,12 @@ Drawing, downloading and mask helpers are not provided.
 """
 from __future__ import annotations
 
-import contextlib
 import copy
-import gc
 import itertools
 import os
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -33,27 +31,11 @@ from ..reading.ground_truth import GroundTruth, load_ground_truth
 from ..reading.jsonio import read_json
 from ..reading.parallel import PredictionReader
 from ..reading.predictions import Predictions
+from ..reading.simd import collection_paused
 from .oracle_protocols import reading_protocol, use_real
 
 # What createIndex builds; on a results COCO, built on first access.
 INDEX_ATTRIBUTES = ("dataset", "anns", "imgs", "cats", "imgToAnns", "catToImgs")
-
-
-@contextlib.contextmanager
-def paused_gc() -> Iterator[None]:
-    """The cyclic garbage collector off while records become arrays (restored after, if it was on).
-
-    Converting makes no reference cycles, but it allocates enough containers to set off full
-    collections, each walking every live record (the caller's results list too): measured on
-    39,446 COCO-WholeBody results, loadRes of the list took 1.3-1.8 s with the collector, 0.9 s without.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def as_id_list(ids: Any) -> list:
@@ -176,7 +158,7 @@ class COCO:
     def ground_truth(self) -> GroundTruth:
         """``dataset`` as arrays (``reading_protocol``), kept until ``createIndex()`` is called again."""
         if self._ground_truth is None:
-            with paused_gc():
+            with collection_paused():
                 self._ground_truth = load_ground_truth(self.dataset, self.reading_protocol(), name=self._source_name)
         return self._ground_truth
 
@@ -219,7 +201,7 @@ class COCO:
         try:
             reader.start(gt_coco.reading_protocol())  # a large results file is parsed by workers from here...
             gt = gt_coco.ground_truth()  # ... while the ground truth becomes arrays (if not yet), as the CLI does
-            with paused_gc():
+            with collection_paused():
                 self._predicted = (gt, reader.load(gt))
         finally:
             reader.close()
@@ -264,4 +246,4 @@ def complete_result(record: dict, number: int, from_box: bool) -> None:
     record["bbox"] = [x0, y0, x1 - x0, y1 - y0]
 
 
-__all__ = ["COCO", "INDEX_ATTRIBUTES", "as_id_list", "complete_result", "paused_gc"]
+__all__ = ["COCO", "INDEX_ATTRIBUTES", "as_id_list", "complete_result"]

